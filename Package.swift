@@ -1,0 +1,83 @@
+// swift-tools-version: 6.1
+// Hark: a speech appliance. Layers (bottom to top) are described in DESIGN.md and README.md.
+import PackageDescription
+
+/// Release builds of numeric code matter most; these flags only affect optimisation, never semantics.
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Hark",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "speak", targets: ["speak"]),
+        .executable(name: "transcribe", targets: ["transcribe"]),
+        .executable(name: "harkd", targets: ["harkd"]),
+        .executable(name: "hark-models", targets: ["hark-models"]),
+        .executable(name: "hark-bench", targets: ["hark-bench"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "Compute", targets: ["Compute"]),
+        .library(name: "ModelStore", targets: ["ModelStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: System libraries: a module map and one header each, found through pkg-config.
+        /** ALSA: capture and playback. */
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        /** libsndfile: reading and writing sound files. */
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        /** espeak-ng: text to phonemes for Piper voices. */
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        /** OpenBLAS: sgemm for the CPU backend's heavy products. */
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        /** libsoxr: high-quality resampling. */
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+
+        // MARK: Libraries
+        /** Tensor value type and the model-file readers (ONNX, CTranslate2, GGUF). */
+        .target(name: "Tensors"),
+        /** The backend layer: ops, `Backend`, weight preparation, dispatch with CPU fallback, the CPU backend. */
+        .target(
+            name: "Compute",
+            dependencies: ["Tensors", "COpenBLAS", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimise),
+        /** Model catalogs (voices/, Resources/models/) and the data directory models are fetched into. */
+        .target(
+            name: "ModelStore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Catalogs")]),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "speak", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "transcribe",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "harkd", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        /** Lists, locates, verifies and inspects the models in the catalogs. */
+        .executableTarget(
+            name: "hark-models",
+            dependencies: [
+                "ModelStore", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        /** Micro-benchmarks of the backend layer against OpenBLAS's own sgemm. */
+        .executableTarget(
+            name: "hark-bench",
+            dependencies: [
+                "Compute", "Tensors", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimise),
+
+        // MARK: Tests (fast unit tests; model tests read the real default models from $HARK_DATA)
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Tensors"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
+        .testTarget(name: "ModelFileTests", dependencies: ["Tensors", "ModelStore"]),
+        .testTarget(
+            name: "SystemLibrariesTests", dependencies: ["CALSA", "CSndFile", "CEspeakNG", "COpenBLAS", "CSoxr"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
