@@ -46,8 +46,7 @@ let package = Package(
         /** Model catalogs (voices/, Resources/models/) and the data directory models are fetched into. */
         .target(
             name: "ModelStore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
-            resources: [.copy("Catalogs")]),
+            dependencies: [.product(name: "Logging", package: "swift-log")]),
 
         // MARK: Executables
         .executableTarget(
