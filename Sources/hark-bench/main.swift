@@ -1,1 +1,127 @@
-print("hark-bench")
+import ArgumentParser
+import COpenBLAS
+import Compute
+import Foundation
+import Tensors
+
+/// Micro-benchmarks of the backend layer: Hark's ops at the shapes Whisper tiny and Piper's HiFi-GAN
+/// (medium) use, each printed next to OpenBLAS's own sgemm at the same product shape, plus the square
+/// 512×512 sgemm that marks this machine's ceiling. Benchmarks are not tests: they print numbers.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hark-bench", abstract: "Times Hark's compute ops against OpenBLAS sgemm.")
+
+    @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Minimum seconds spent timing each op.")
+    var seconds: Double = 0.5
+
+    func run() throws {
+        let engine = ComputeEngine(threads: threads)
+        var rng = SeededRandom(seed: 7)
+        print("Hark compute micro-benchmark — backend \(engine.backend.name), \(engine.cpu.threads) threads")
+        print("GFLOP/s are best-of-runs; 'sgemm' is OpenBLAS called directly on the same product shape.\n")
+
+        let square = timeSgemm(m: 512, k: 512, n: 512)
+        print(String(format: "OpenBLAS sgemm 512×512×512 (ceiling): %7.1f GFLOP/s\n", square))
+        print(pad("op", 52) + pad("ms", 10) + pad("GFLOP/s", 10) + pad("sgemm", 10) + "ratio")
+
+        // Whisper tiny: encoder over a 30 s window (1500 frames), decoder steps (1 token), logits.
+        let linears: [(String, Int, Int, Int, DType)] = [
+            ("whisper enc qkv  1500×384 → 1152", 1500, 384, 1152, .f16),
+            ("whisper enc out  1500×384 → 384", 1500, 384, 384, .f16),
+            ("whisper enc fc1  1500×384 → 1536", 1500, 384, 1536, .f16),
+            ("whisper enc fc2  1500×1536 → 384", 1500, 1536, 384, .f16),
+            ("whisper dec qkv  1×384 → 1152", 1, 384, 1152, .f16),
+            ("whisper dec fc1  1×384 → 1536", 1, 384, 1536, .f16),
+            ("whisper logits   1×384 → 51864", 1, 384, 51864, .f16),
+        ]
+        for (label, m, k, n, dtype) in linears {
+            let x = rng.tensor([m, k])
+            let w = try engine.prepare(rng.tensor([n, k], scale: 0.1, dtype: dtype), for: .linear)
+            let b = rng.tensor([n])
+            var y = Tensor(zeros: [m, n])
+            let t = time { try? engine.linear(x, w, bias: b, into: &y) }
+            report("linear \(label)", t, flops: 2.0 * Double(m * k * n), sgemm: timeSgemm(m: m, k: k, n: n))
+        }
+
+        // Convolutions: Whisper's stem, then HiFi-GAN medium over one second of audio (86 frames).
+        let convs: [(String, Int, Int, Int, Int, Conv1DParams)] = [
+            ("whisper conv1  80→384 k3 L3000", 80, 384, 3, 3000, Conv1DParams(padding: 1)),
+            ("whisper conv2  384→384 k3 s2 L3000", 384, 384, 3, 3000, Conv1DParams(stride: 2, padding: 1)),
+            ("hifigan conv_pre 192→256 k7 L86", 192, 256, 7, 86, Conv1DParams(padding: 3)),
+            ("hifigan res 128 k7 d3 L688", 128, 128, 7, 688, Conv1DParams(dilation: 3, padding: 9)),
+            ("hifigan res 64 k7 d12 L5504", 64, 64, 7, 5504, Conv1DParams(dilation: 12, padding: 36)),
+            ("hifigan res 64 k3 d1 L5504", 64, 64, 3, 5504, Conv1DParams(padding: 1)),
+            ("hifigan res 32 k7 d3 L22016", 32, 32, 7, 22016, Conv1DParams(dilation: 3, padding: 9)),
+            ("hifigan res 32 k3 d1 L22016", 32, 32, 3, 22016, Conv1DParams(padding: 1)),
+            ("hifigan conv_post 32→1 k7 L22016", 32, 1, 7, 22016, Conv1DParams(padding: 3)),
+        ]
+        for (label, cin, cout, k, len, p) in convs {
+            let x = rng.tensor([cin, len])
+            let w = try engine.prepare(rng.tensor([cout, cin, k], scale: 0.1), for: .conv1d(p))
+            var y = Tensor(zeros: [cout, p.outputLength(input: len, kernel: k)])
+            let t = time { try? engine.conv1d(x, w, params: p, into: &y) }
+            let tout = y.shape[1]
+            report("conv1d \(label)", t, flops: 2.0 * Double(cout * cin * k * tout), sgemm: timeSgemm(m: cout, k: cin * k, n: tout))
+        }
+        let ups: [(String, Int, Int, Int, Int, ConvTranspose1DParams)] = [
+            ("hifigan up0 256→128 k16 s8 L86", 256, 128, 16, 86, ConvTranspose1DParams(stride: 8, padding: 4)),
+            ("hifigan up1 128→64 k16 s8 L688", 128, 64, 16, 688, ConvTranspose1DParams(stride: 8, padding: 4)),
+            ("hifigan up2 64→32 k8 s4 L5504", 64, 32, 8, 5504, ConvTranspose1DParams(stride: 4, padding: 2)),
+        ]
+        for (label, cin, cout, k, len, p) in ups {
+            let x = rng.tensor([cin, len])
+            let w = try engine.prepare(rng.tensor([cin, cout, k], scale: 0.1), for: .convTranspose1d(p))
+            var y = Tensor(zeros: [cout, p.outputLength(input: len, kernel: k)])
+            let t = time { try? engine.convTranspose1d(x, w, params: p, into: &y) }
+            report("convT  \(label)", t, flops: 2.0 * Double(cin * cout * k * len), sgemm: timeSgemm(m: cout * k, k: cin, n: len))
+        }
+    }
+
+    func report(_ label: String, _ seconds: Double, flops: Double, sgemm: Double) {
+        let g = flops / seconds / 1e9
+        print(pad(label, 52) + pad(String(format: "%.3f", seconds * 1e3), 10) + pad(String(format: "%.1f", g), 10)
+            + pad(String(format: "%.1f", sgemm), 10) + String(format: "%.2f", g / sgemm))
+    }
+
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+
+    /// Best time of repeated runs, spending at least `seconds` in total.
+    func time(_ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        let start = DispatchTime.now().uptimeNanoseconds
+        var runs = 0
+        while runs < 3 || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < seconds {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            runs += 1
+        }
+        return best
+    }
+
+    /// GFLOP/s of OpenBLAS sgemm (sgemv when m = 1) on an m×k by k×n product.
+    func timeSgemm(m: Int, k: Int, n: Int) -> Double {
+        var a = [Float](repeating: 0.5, count: m * k)
+        var b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        let t = a.withUnsafeMutableBufferPointer { ap in
+            b.withUnsafeMutableBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    time {
+                        if m == 1 {
+                            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, bp.baseAddress, Int32(k), ap.baseAddress, 1, 0, cp.baseAddress, 1)
+                        } else {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, ap.baseAddress, Int32(k), bp.baseAddress, Int32(n), 0, cp.baseAddress, Int32(n))
+                        }
+                    }
+                }
+            }
+        }
+        return 2.0 * Double(m * k * n) / t / 1e9
+    }
+}

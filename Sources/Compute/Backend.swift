@@ -1,0 +1,169 @@
+import Tensors
+
+/// A place where ops run, in the "bring your own code" style: a backend says which ops it runs
+/// (`supports`), lays weights out in its native form once at load (`prepare`), and runs those ops;
+/// the `ComputeEngine` sends everything it declines to the CPU backend.
+///
+/// Modelled on ggml-backend (`supports_op`, buffer `set_tensor` as the re-layout hook) and the RK3588
+/// matmul API (B in native layout, A copied in, C copied out): see research/backends.md.
+///
+/// Activations are f32 tensors in host memory; a backend copies them in and out as it needs.
+/// Outputs are passed `inout` and must already have their final shape.
+///
+/// - Important: An op method is only called for an op `supports` accepted, and a prepared-weight op only
+///   with a weight this backend prepared (`PreparedWeight.native(for:)`). Ops a backend does not
+///   implement keep the default, which throws `.unsupported`.
+public protocol Backend: Sendable {
+    /// Short name used in logs and in `--backend` ("cpu", "rknpu", …).
+    var name: String { get }
+
+    /// Whether this backend runs `op` with these shapes and types.
+    func supports(_ op: Op) -> Bool
+
+    /// Re-lays `weight` (PyTorch layout, any element type) into this backend's native form for `use`.
+    /// Returns nil when the backend will not run ops with this weight (the CPU then does).
+    /// Called once per weight, at load.
+    func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor?
+
+    /// y[m, n] = x[m, k] · Wᵀ + bias, with W prepared for `.linear`.
+    func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError)
+
+    /// c = alpha · a · b (or a · bᵀ) + beta · c, batch by batch; a batch of b serves
+    /// `a.batch / b.batch` consecutive batches of a (grouped-query attention).
+    func matmul(
+        _ a: Tensor, _ av: MatrixView, _ b: Tensor, _ bv: MatrixView, transposeB: Bool, alpha: Float, beta: Float,
+        into c: inout Tensor, _ cv: MatrixView
+    ) throws(ComputeError)
+
+    /// y[cout, tout] = conv1d(x[cin, t]) + bias.
+    func conv1d(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, params: Conv1DParams, into y: inout Tensor)
+        throws(ComputeError)
+
+    /// y[cout, tout] = convTranspose1d(x[cin, t]) + bias.
+    func convTranspose1d(
+        _ x: Tensor, weight: PreparedWeight, bias: Tensor?, params: ConvTranspose1DParams, into y: inout Tensor
+    ) throws(ComputeError)
+
+    /// Layer norm over `axis` of x: (x − mean) / sqrt(var + eps) · gamma + beta, in place.
+    func layerNorm(_ x: inout Tensor, axis: Int, gamma: Tensor?, beta: Tensor?, epsilon: Float) throws(ComputeError)
+
+    /// RMS norm over the last axis: x / sqrt(mean(x²) + eps) · gamma, in place.
+    func rmsNorm(_ x: inout Tensor, gamma: Tensor?, epsilon: Float) throws(ComputeError)
+
+    /// Softmax over the last axis of x viewed as [rows, n], in place. With `causalOffset` c, row r only
+    /// keeps columns j ≤ r + c (the rest become 0): the mask of a decoder whose first r rows follow c
+    /// cached positions.
+    func softmax(_ x: inout Tensor, causalOffset: Int?) throws(ComputeError)
+
+    /// x = f(x), in place.
+    func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError)
+
+    /// a = a op b, in place; b broadcasts to a's shape (NumPy rules, right-aligned).
+    func binary(_ op: BinaryOp, _ a: inout Tensor, _ b: Tensor) throws(ComputeError)
+
+    /// y[i, :] = table[ids[i], :], with the table prepared for `.embedding`. Ids are checked by the caller.
+    func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError)
+
+    /// Rotary position embedding of x [tokens, heads, headDim] in place; token i sits at position
+    /// `positions[i]`; frequencies base^(−2j/rotaryDim) · freqScale over the first `rotaryDim` features.
+    func rope(
+        _ x: inout Tensor, positions: [Int32], rotaryDim: Int, base: Float, freqScale: Float, mode: RoPEMode
+    ) throws(ComputeError)
+
+    /// y = xᵀ for x [rows, cols].
+    func transpose(_ x: Tensor, into y: inout Tensor) throws(ComputeError)
+}
+
+extension Backend {
+    public func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? { nil }
+
+    public func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run linear")
+    }
+
+    public func matmul(
+        _ a: Tensor, _ av: MatrixView, _ b: Tensor, _ bv: MatrixView, transposeB: Bool, alpha: Float, beta: Float,
+        into c: inout Tensor, _ cv: MatrixView
+    ) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run matmul")
+    }
+
+    public func conv1d(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, params: Conv1DParams, into y: inout Tensor)
+        throws(ComputeError)
+    {
+        throw ComputeError(.unsupported, "\(name) does not run conv1d")
+    }
+
+    public func convTranspose1d(
+        _ x: Tensor, weight: PreparedWeight, bias: Tensor?, params: ConvTranspose1DParams, into y: inout Tensor
+    ) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run conv_transpose1d")
+    }
+
+    public func layerNorm(_ x: inout Tensor, axis: Int, gamma: Tensor?, beta: Tensor?, epsilon: Float)
+        throws(ComputeError)
+    {
+        throw ComputeError(.unsupported, "\(name) does not run layer_norm")
+    }
+
+    public func rmsNorm(_ x: inout Tensor, gamma: Tensor?, epsilon: Float) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run rms_norm")
+    }
+
+    public func softmax(_ x: inout Tensor, causalOffset: Int?) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run softmax")
+    }
+
+    public func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run \(f)")
+    }
+
+    public func binary(_ op: BinaryOp, _ a: inout Tensor, _ b: Tensor) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run \(op.rawValue)")
+    }
+
+    public func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run embedding")
+    }
+
+    public func rope(
+        _ x: inout Tensor, positions: [Int32], rotaryDim: Int, base: Float, freqScale: Float, mode: RoPEMode
+    ) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run rope")
+    }
+
+    public func transpose(_ x: Tensor, into y: inout Tensor) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run transpose")
+    }
+}
+
+/// A weight made ready for the ops that use it, once, at load: the CPU's form (always there, so the
+/// CPU can take over any op) and, when the bound backend accepted it, that backend's native form.
+public struct PreparedWeight: Sendable {
+    /// The weight as read from the model file (PyTorch layout, file element type).
+    public let original: Tensor
+    /// What the weight is for.
+    public let use: WeightUse
+    /// The CPU backend's form of the weight.
+    public let cpu: Tensor
+    /// The bound backend's native form, if it took the weight.
+    public let native: Tensor?
+    /// Name of the backend `native` belongs to.
+    public let nativeBackend: String?
+
+    public init(original: Tensor, use: WeightUse, cpu: Tensor, native: Tensor?, nativeBackend: String?) {
+        self.original = original
+        self.use = use
+        self.cpu = cpu
+        self.native = native
+        self.nativeBackend = nativeBackend
+    }
+
+    /// Element type the weight is stored in (as the model file has it).
+    public var dtype: DType { original.dtype }
+    /// Shape of the weight in PyTorch layout.
+    public var shape: [Int] { original.shape }
+
+    /// The native form prepared by `backend`, if any.
+    public func native(for backend: String) -> Tensor? { nativeBackend == backend ? native : nil }
+}

@@ -1,0 +1,332 @@
+import COpenBLAS
+import Foundation
+import Tensors
+
+/// The CPU backend: runs every op, and is the one every other backend falls back to.
+///
+/// Heavy products (linear, matmul, the GEMM inside conv1d and conv-transpose1d) go to OpenBLAS's
+/// sgemm/sgemv; everything else is plain Swift loops the compiler vectorises, split over `threads`
+/// cores. Weights are converted to f32 once, at `prepare`.
+public struct CPUBackend: Backend {
+    public let name = "cpu"
+    /// Worker threads for the non-BLAS kernels (OpenBLAS keeps its own pool).
+    public let threads: Int
+
+    /// - Parameter threads: cores to use; nil uses every active core.
+    public init(threads: Int? = nil) {
+        let n = threads ?? System.activeProcessorCount
+        self.threads = max(1, n)
+        openblas_set_num_threads(Int32(self.threads))
+    }
+
+    public func supports(_ op: Op) -> Bool {
+        switch op {
+        case .linear(_, _, _, let w), .conv1d(_, _, _, _, _, let w), .convTranspose1d(_, _, _, _, _, let w):
+            return CPUBackend.convertible(w)
+        case .embedding(_, _, _, let t):
+            return CPUBackend.convertible(t)
+        default:
+            return true
+        }
+    }
+
+    /// Weight element types this backend converts to f32 at load.
+    static func convertible(_ t: DType) -> Bool { t == .f32 || t == .f16 || t == .bf16 }
+
+    public func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? {
+        guard CPUBackend.convertible(weight.dtype) else {
+            throw ComputeError(.unsupported, "the CPU backend has no kernels for \(weight.dtype) weights yet")
+        }
+        switch use {
+        case .embedding:
+            return weight  // rows are converted as they are looked up
+        case .linear:
+            guard weight.rank == 2 else { throw .shape("a linear weight must be [out, in], got \(weight.shape)") }
+            return weight.toF32()
+        case .conv1d, .convTranspose1d:
+            guard weight.rank == 3 else { throw .shape("a conv1d weight must be rank 3, got \(weight.shape)") }
+            return weight.toF32()
+        }
+    }
+
+    // MARK: - Products
+
+    public func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {
+        let w = weight.cpu
+        let n = w.shape[0]
+        let k = w.shape[1]
+        guard x.count % k == 0, x.shape.last == k else {
+            throw .shape("linear: input \(x.shape) does not end in \(k)")
+        }
+        let m = x.count / k
+        guard y.count == m * n else { throw .shape("linear: output \(y.shape) is not [\(m), \(n)]") }
+        if let bias, bias.count != n { throw .shape("linear: bias \(bias.shape) is not [\(n)]") }
+        x.withUnsafeFloats { xp in
+            w.withUnsafeFloats { wp in
+                y.withUnsafeMutableFloats { yp in
+                    let beta: Float = bias == nil ? 0 : 1
+                    if let bias {
+                        bias.toF32().withUnsafeFloats { bp in
+                            for r in 0..<m { (yp.baseAddress! + r * n).update(from: bp.baseAddress!, count: n) }
+                        }
+                    }
+                    if m == 1 {
+                        cblas_sgemv(
+                            CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, wp.baseAddress, Int32(k),
+                            xp.baseAddress, 1, beta, yp.baseAddress, 1)
+                    } else {
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
+                            xp.baseAddress, Int32(k), wp.baseAddress, Int32(k), beta, yp.baseAddress, Int32(n))
+                    }
+                }
+            }
+        }
+    }
+
+    public func matmul(
+        _ a: Tensor, _ av: MatrixView, _ b: Tensor, _ bv: MatrixView, transposeB: Bool, alpha: Float, beta: Float,
+        into c: inout Tensor, _ cv: MatrixView
+    ) throws(ComputeError) {
+        try MatmulShape.check(av, bv, transposeB: transposeB, cv, counts: (a.count, b.count, c.count))
+        let group = av.batch / bv.batch
+        let m = av.rows
+        let k = av.cols
+        let n = cv.cols
+        a.withUnsafeFloats { ap in
+            b.withUnsafeFloats { bp in
+                c.withUnsafeMutableFloats { cp in
+                    for i in 0..<av.batch {
+                        let pa = ap.baseAddress! + av.offset + i * av.batchStride
+                        let pb = bp.baseAddress! + bv.offset + (i / group) * bv.batchStride
+                        let pc = cp.baseAddress! + cv.offset + i * cv.batchStride
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),
+                            Int32(k), alpha, pa, Int32(av.rowStride), pb, Int32(bv.rowStride), beta, pc,
+                            Int32(cv.rowStride))
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Convolutions
+
+    public func conv1d(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, params p: Conv1DParams, into y: inout Tensor)
+        throws(ComputeError)
+    {
+        let w = weight.cpu
+        let (cout, cinPerGroup, kernel) = (w.shape[0], w.shape[1], w.shape[2])
+        guard x.rank == 2, p.groups >= 1, cout % p.groups == 0 else {
+            throw .shape("conv1d: input must be [channels, time], got \(x.shape)")
+        }
+        let (cin, length) = (x.shape[0], x.shape[1])
+        let tout = p.outputLength(input: length, kernel: kernel)
+        guard cin == cinPerGroup * p.groups, tout > 0, y.shape == [cout, tout] else {
+            throw .shape("conv1d: \(x.shape) with weight \(w.shape) gives [\(cout), \(tout)], output is \(y.shape)")
+        }
+        if let bias, bias.count != cout { throw .shape("conv1d: bias \(bias.shape) is not [\(cout)]") }
+        let threads = threads
+        x.withUnsafeFloats { xp in
+            w.withUnsafeFloats { wp in
+                y.withUnsafeMutableFloats { yp in
+                    Conv1DKernel.run(
+                        x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, cout: cout, kernel: kernel,
+                        bias: bias?.toF32().floats(), params: p, y: yp.baseAddress!, tout: tout, threads: threads)
+                }
+            }
+        }
+    }
+
+    public func convTranspose1d(
+        _ x: Tensor, weight: PreparedWeight, bias: Tensor?, params p: ConvTranspose1DParams, into y: inout Tensor
+    ) throws(ComputeError) {
+        let w = weight.cpu
+        let (cin, coutPerGroup, kernel) = (w.shape[0], w.shape[1], w.shape[2])
+        guard x.rank == 2, x.shape[0] == cin, p.groups >= 1, cin % p.groups == 0 else {
+            throw .shape("conv_transpose1d: input \(x.shape) does not match weight \(w.shape)")
+        }
+        let length = x.shape[1]
+        let cout = coutPerGroup * p.groups
+        let tout = p.outputLength(input: length, kernel: kernel)
+        guard tout > 0, y.shape == [cout, tout] else {
+            throw .shape("conv_transpose1d: \(x.shape) gives [\(cout), \(tout)], output is \(y.shape)")
+        }
+        if let bias, bias.count != cout { throw .shape("conv_transpose1d: bias \(bias.shape) is not [\(cout)]") }
+        let threads = threads
+        x.withUnsafeFloats { xp in
+            w.withUnsafeFloats { wp in
+                y.withUnsafeMutableFloats { yp in
+                    ConvTranspose1DKernel.run(
+                        x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, coutPerGroup: coutPerGroup,
+                        kernel: kernel, bias: bias?.toF32().floats(), params: p, y: yp.baseAddress!, tout: tout,
+                        threads: threads)
+                }
+            }
+        }
+    }
+
+    // MARK: - Normalisation and the rest
+
+    public func layerNorm(_ x: inout Tensor, axis: Int, gamma: Tensor?, beta: Tensor?, epsilon: Float)
+        throws(ComputeError)
+    {
+        guard axis >= 0, axis < x.rank else { throw .shape("layer_norm: axis \(axis) of \(x.shape)") }
+        let n = x.shape[axis]
+        let outer = x.shape[..<axis].reduce(1, *)
+        let inner = x.shape[(axis + 1)...].reduce(1, *)
+        if let gamma, gamma.count != n { throw .shape("layer_norm: gamma \(gamma.shape) is not [\(n)]") }
+        if let beta, beta.count != n { throw .shape("layer_norm: beta \(beta.shape) is not [\(n)]") }
+        let g = gamma?.toF32()
+        let b = beta?.toF32()
+        let threads = threads
+        x.withUnsafeMutableFloats { xp in
+            NormKernels.layerNorm(
+                SharedPointer(xp.baseAddress!), outer: outer, n: n, inner: inner, gamma: g, beta: b, epsilon: epsilon,
+                threads: threads)
+        }
+    }
+
+    public func rmsNorm(_ x: inout Tensor, gamma: Tensor?, epsilon: Float) throws(ComputeError) {
+        guard let n = x.shape.last, n > 0 else { throw .shape("rms_norm of an empty tensor") }
+        if let gamma, gamma.count != n { throw .shape("rms_norm: gamma \(gamma.shape) is not [\(n)]") }
+        let g = gamma?.toF32()
+        let rows = x.count / n
+        let threads = threads
+        x.withUnsafeMutableFloats { xp in
+            NormKernels.rmsNorm(SharedPointer(xp.baseAddress!), rows: rows, n: n, gamma: g, epsilon: epsilon, threads: threads)
+        }
+    }
+
+    public func softmax(_ x: inout Tensor, causalOffset: Int?) throws(ComputeError) {
+        guard let n = x.shape.last, n > 0 else { throw .shape("softmax of an empty tensor") }
+        let rows = x.count / n
+        let threads = threads
+        x.withUnsafeMutableFloats { xp in
+            NormKernels.softmax(SharedPointer(xp.baseAddress!), rows: rows, n: n, causalOffset: causalOffset, threads: threads)
+        }
+    }
+
+    public func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError) {
+        let threads = threads
+        x.withUnsafeMutableFloats { xp in
+            ElementwiseKernels.activation(f, SharedPointer(xp.baseAddress!), count: xp.count, threads: threads)
+        }
+    }
+
+    public func binary(_ op: BinaryOp, _ a: inout Tensor, _ b: Tensor) throws(ComputeError) {
+        guard let plan = BroadcastPlan(a.shape, b.shape) else {
+            throw .shape("\(op.rawValue): \(b.shape) does not broadcast to \(a.shape)")
+        }
+        let bf = b.toF32()
+        let threads = threads
+        a.withUnsafeMutableFloats { ap in
+            bf.withUnsafeFloats { bp in
+                ElementwiseKernels.binary(
+                    op, SharedPointer(ap.baseAddress!), SharedPointer(bp.baseAddress!), plan: plan, threads: threads)
+            }
+        }
+    }
+
+    public func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError) {
+        let t = table.cpu
+        let (vocab, dim) = (t.shape[0], t.shape[1])
+        guard y.count == ids.count * dim else { throw .shape("embedding: output \(y.shape) is not [\(ids.count), \(dim)]") }
+        guard ids.allSatisfy({ $0 >= 0 && Int($0) < vocab }) else {
+            throw .shape("embedding: an id lies outside the vocabulary of \(vocab)")
+        }
+        y.withUnsafeMutableFloats { yp in
+            t.withUnsafeBytes { raw in
+                for (i, id) in ids.enumerated() {
+                    let dst = yp.baseAddress! + i * dim
+                    let row = Int(id) * dim
+                    switch t.dtype {
+                    case .f32:
+                        dst.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self) + row, count: dim)
+                    case .f16:
+                        let src = raw.baseAddress!.assumingMemoryBound(to: Float16.self) + row
+                        for j in 0..<dim { dst[j] = Float(src[j]) }
+                    default:  // bf16
+                        let src = raw.baseAddress!.assumingMemoryBound(to: UInt16.self) + row
+                        for j in 0..<dim { dst[j] = Float(bitPattern: UInt32(src[j]) << 16) }
+                    }
+                }
+            }
+        }
+    }
+
+    public func rope(
+        _ x: inout Tensor, positions: [Int32], rotaryDim: Int, base: Float, freqScale: Float, mode: RoPEMode
+    ) throws(ComputeError) {
+        guard x.rank == 3, x.shape[0] == positions.count, rotaryDim % 2 == 0, rotaryDim <= x.shape[2] else {
+            throw .shape("rope: x \(x.shape) with \(positions.count) positions and rotary dim \(rotaryDim)")
+        }
+        let (heads, headDim) = (x.shape[1], x.shape[2])
+        let half = rotaryDim / 2
+        var inv = [Float](repeating: 0, count: half)
+        for j in 0..<half { inv[j] = freqScale * FloatMath.pow(base, -Float(2 * j) / Float(rotaryDim)) }
+        x.withUnsafeMutableFloats { xp in
+            var cs = [Float](repeating: 0, count: half)
+            var sn = [Float](repeating: 0, count: half)
+            for (t, pos) in positions.enumerated() {
+                for j in 0..<half {
+                    let angle = Float(pos) * inv[j]
+                    cs[j] = FloatMath.cos(angle)
+                    sn[j] = FloatMath.sin(angle)
+                }
+                for h in 0..<heads {
+                    let v = xp.baseAddress! + (t * heads + h) * headDim
+                    for j in 0..<half {
+                        let (i0, i1) = mode == .interleaved ? (2 * j, 2 * j + 1) : (j, j + half)
+                        let x0 = v[i0]
+                        let x1 = v[i1]
+                        v[i0] = x0 * cs[j] - x1 * sn[j]
+                        v[i1] = x0 * sn[j] + x1 * cs[j]
+                    }
+                }
+            }
+        }
+    }
+
+    public func transpose(_ x: Tensor, into y: inout Tensor) throws(ComputeError) {
+        guard x.rank == 2, y.shape == [x.shape[1], x.shape[0]] else {
+            throw .shape("transpose: \(x.shape) into \(y.shape)")
+        }
+        let (rows, cols) = (x.shape[0], x.shape[1])
+        x.withUnsafeFloats { xp in
+            y.withUnsafeMutableFloats { yp in
+                let block = 32
+                for r0 in stride(from: 0, to: rows, by: block) {
+                    for c0 in stride(from: 0, to: cols, by: block) {
+                        for r in r0..<min(r0 + block, rows) {
+                            for c in c0..<min(c0 + block, cols) { yp[c * rows + r] = xp[r * cols + c] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Shape checks shared by every backend's matmul.
+public enum MatmulShape {
+    /// Throws unless a · b (or a · bᵀ) fits c and every view lies within its tensor.
+    public static func check(
+        _ av: MatrixView, _ bv: MatrixView, transposeB: Bool, _ cv: MatrixView, counts: (Int, Int, Int)
+    ) throws(ComputeError) {
+        let (bk, bn) = transposeB ? (bv.cols, bv.rows) : (bv.rows, bv.cols)
+        guard av.cols == bk, cv.rows == av.rows, cv.cols == bn, cv.batch == av.batch, bv.batch >= 1,
+            av.batch % bv.batch == 0
+        else {
+            throw .shape("matmul: [\(av.batch), \(av.rows), \(av.cols)] · [\(bv.batch), \(bk), \(bn)] into [\(cv.batch), \(cv.rows), \(cv.cols)]")
+        }
+        guard av.extent <= counts.0, bv.extent <= counts.1, cv.extent <= counts.2,
+            av.rowStride >= av.cols, bv.rowStride >= bv.cols, cv.rowStride >= cv.cols
+        else { throw .shape("matmul: a view reaches outside its tensor") }
+    }
+}
+
+/// The number of active cores, from the OS.
+enum System {
+    static var activeProcessorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+}

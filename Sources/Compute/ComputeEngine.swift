@@ -1,0 +1,211 @@
+import Logging
+import Tensors
+
+/// What model code computes with: one bound backend plus the CPU, which runs every op the bound
+/// backend declines (ggml's scheduler rule: the CPU is last and always present).
+///
+/// Model stages are written against this type, never against a concrete backend. Weights are
+/// prepared once, at load, with `prepare(_:for:)`; each op then goes to the bound backend when it
+/// `supports` the op (and, for weight ops, took the weight at load), else to the CPU.
+public struct ComputeEngine: Sendable {
+    /// The backend ops go to first.
+    public let backend: any Backend
+    /// The fallback that runs everything.
+    public let cpu: CPUBackend
+    private let logger = Logger(label: "hark.compute")
+
+    /// - Parameters:
+    ///   - backend: where ops go first; nil binds the CPU itself.
+    ///   - threads: CPU cores for the CPU backend; nil uses all.
+    public init(backend: (any Backend)? = nil, threads: Int? = nil) {
+        let cpu = CPUBackend(threads: threads)
+        self.cpu = cpu
+        self.backend = backend ?? cpu
+    }
+
+    /// Whether the bound backend is the CPU itself.
+    public var isCPUOnly: Bool { backend is CPUBackend }
+
+    /// The backend that runs `op` with a weight prepared as `weight` (for placement reports).
+    public func placement(of op: Op, weight: PreparedWeight? = nil) -> String {
+        useBound(op, weight) ? backend.name : cpu.name
+    }
+
+    private func useBound(_ op: Op, _ weight: PreparedWeight?) -> Bool {
+        guard !isCPUOnly, backend.supports(op) else { return false }
+        if let weight { return weight.native(for: backend.name) != nil }
+        return true
+    }
+
+    /// Runs `op` on the bound backend when it takes it, else on the CPU. A bound backend that fails
+    /// at run time is logged and the CPU redoes the op, so an accelerator hiccup never loses a result.
+    @inline(__always)
+    private func dispatch(
+        _ op: Op, weight: PreparedWeight? = nil, _ body: (any Backend) throws(ComputeError) -> Void
+    ) throws(ComputeError) {
+        if useBound(op, weight) {
+            do {
+                try body(backend)
+                return
+            } catch {
+                logger.warning("\(backend.name) failed on \(op): \(error.message); running it on the CPU")
+            }
+        }
+        try body(cpu)
+    }
+
+    // MARK: - Weights
+
+    /// Prepares `weight` for `use`: always the CPU's form, plus the bound backend's native form when
+    /// it takes it. Call once per weight, at load.
+    public func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> PreparedWeight {
+        let cpuForm = try cpu.prepare(weight, for: use) ?? weight
+        var native: Tensor? = nil
+        if !isCPUOnly {
+            do {
+                native = try backend.prepare(weight, for: use)
+            } catch {
+                logger.info("\(backend.name) declined a \(weight.dtype) \(weight.shape) weight: \(error.message)")
+            }
+        }
+        return PreparedWeight(
+            original: weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name)
+    }
+
+    // MARK: - Ops (see `Backend` for each op's contract)
+
+    public func linear(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, into y: inout Tensor) throws(ComputeError) {
+        let (n, k) = (w.shape[0], w.shape[1])
+        let op = Op.linear(m: x.count / max(k, 1), k: k, n: n, weight: w.dtype)
+        try dispatch(op, weight: w) { b throws(ComputeError) in try b.linear(x, weight: w, bias: bias, into: &y) }
+    }
+
+    /// Allocating form of `linear`: returns y with x's leading shape and `out` features.
+    public func linear(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil) throws(ComputeError) -> Tensor {
+        var y = Tensor(zeros: Array(x.shape.dropLast()) + [w.shape[0]])
+        try linear(x, w, bias: bias, into: &y)
+        return y
+    }
+
+    public func matmul(
+        _ a: Tensor, _ av: MatrixView, _ b: Tensor, _ bv: MatrixView, transposeB: Bool = false, alpha: Float = 1,
+        beta: Float = 0, into c: inout Tensor, _ cv: MatrixView
+    ) throws(ComputeError) {
+        let op = Op.matmul(batch: av.batch, m: av.rows, k: av.cols, n: cv.cols, transposeB: transposeB)
+        try dispatch(op) { be throws(ComputeError) in
+            try be.matmul(a, av, b, bv, transposeB: transposeB, alpha: alpha, beta: beta, into: &c, cv)
+        }
+    }
+
+    public func conv1d(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: Conv1DParams, into y: inout Tensor)
+        throws(ComputeError)
+    {
+        let op = Op.conv1d(
+            inChannels: x.shape[0], outChannels: w.shape[0], kernel: w.shape[2], length: x.shape.last ?? 0,
+            params: params, weight: w.dtype)
+        try dispatch(op, weight: w) { b throws(ComputeError) in
+            try b.conv1d(x, weight: w, bias: bias, params: params, into: &y)
+        }
+    }
+
+    /// Allocating form of `conv1d`.
+    public func conv1d(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: Conv1DParams)
+        throws(ComputeError) -> Tensor
+    {
+        guard x.rank == 2 else { throw .shape("conv1d: input must be [channels, time], got \(x.shape)") }
+        var y = Tensor(zeros: [w.shape[0], params.outputLength(input: x.shape[1], kernel: w.shape[2])])
+        try conv1d(x, w, bias: bias, params: params, into: &y)
+        return y
+    }
+
+    public func convTranspose1d(
+        _ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: ConvTranspose1DParams, into y: inout Tensor
+    ) throws(ComputeError) {
+        let op = Op.convTranspose1d(
+            inChannels: x.shape[0], outChannels: w.shape[1] * params.groups, kernel: w.shape[2],
+            length: x.shape.last ?? 0, params: params, weight: w.dtype)
+        try dispatch(op, weight: w) { b throws(ComputeError) in
+            try b.convTranspose1d(x, weight: w, bias: bias, params: params, into: &y)
+        }
+    }
+
+    /// Allocating form of `convTranspose1d`.
+    public func convTranspose1d(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: ConvTranspose1DParams)
+        throws(ComputeError) -> Tensor
+    {
+        guard x.rank == 2 else { throw .shape("conv_transpose1d: input must be [channels, time], got \(x.shape)") }
+        var y = Tensor(zeros: [w.shape[1] * params.groups, params.outputLength(input: x.shape[1], kernel: w.shape[2])])
+        try convTranspose1d(x, w, bias: bias, params: params, into: &y)
+        return y
+    }
+
+    public func layerNorm(_ x: inout Tensor, axis: Int = -1, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5)
+        throws(ComputeError)
+    {
+        let a = axis < 0 ? x.rank + axis : axis
+        guard a >= 0, a < x.rank else { throw .shape("layer_norm: axis \(axis) of \(x.shape)") }
+        let op = Op.layerNorm(
+            outer: x.shape[..<a].reduce(1, *), n: x.shape[a], inner: x.shape[(a + 1)...].reduce(1, *))
+        try dispatch(op) { b throws(ComputeError) in
+            try b.layerNorm(&x, axis: a, gamma: gamma, beta: beta, epsilon: epsilon)
+        }
+    }
+
+    public func rmsNorm(_ x: inout Tensor, gamma: Tensor?, epsilon: Float = 1e-6) throws(ComputeError) {
+        let n = x.shape.last ?? 0
+        try dispatch(.rmsNorm(rows: x.count / max(n, 1), n: n)) { b throws(ComputeError) in
+            try b.rmsNorm(&x, gamma: gamma, epsilon: epsilon)
+        }
+    }
+
+    public func softmax(_ x: inout Tensor, causalOffset: Int? = nil) throws(ComputeError) {
+        let n = x.shape.last ?? 0
+        try dispatch(.softmax(rows: x.count / max(n, 1), n: n)) { b throws(ComputeError) in
+            try b.softmax(&x, causalOffset: causalOffset)
+        }
+    }
+
+    public func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError) {
+        try dispatch(.activation(f, count: x.count)) { b throws(ComputeError) in try b.activation(f, &x) }
+    }
+
+    public func add(_ a: inout Tensor, _ b: Tensor) throws(ComputeError) {
+        try dispatch(.binary(.add, count: a.count)) { be throws(ComputeError) in try be.binary(.add, &a, b) }
+    }
+
+    public func mul(_ a: inout Tensor, _ b: Tensor) throws(ComputeError) {
+        try dispatch(.binary(.mul, count: a.count)) { be throws(ComputeError) in try be.binary(.mul, &a, b) }
+    }
+
+    public func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError) {
+        let op = Op.embedding(vocab: table.shape[0], dim: table.shape[1], count: ids.count, table: table.dtype)
+        try dispatch(op, weight: table) { b throws(ComputeError) in try b.embedding(table, ids: ids, into: &y) }
+    }
+
+    public func rope(
+        _ x: inout Tensor, positions: [Int32], rotaryDim: Int? = nil, base: Float, freqScale: Float = 1,
+        mode: RoPEMode
+    ) throws(ComputeError) {
+        guard x.rank == 3 else { throw .shape("rope: x must be [tokens, heads, headDim], got \(x.shape)") }
+        let op = Op.rope(tokens: x.shape[0], heads: x.shape[1], headDim: x.shape[2], mode: mode)
+        let dims = rotaryDim ?? x.shape[2]
+        try dispatch(op) { b throws(ComputeError) in
+            try b.rope(&x, positions: positions, rotaryDim: dims, base: base, freqScale: freqScale, mode: mode)
+        }
+    }
+
+    public func transpose(_ x: Tensor, into y: inout Tensor) throws(ComputeError) {
+        guard x.rank == 2 else { throw .shape("transpose: x must be rank 2, got \(x.shape)") }
+        try dispatch(.transpose(rows: x.shape[0], cols: x.shape[1])) { b throws(ComputeError) in
+            try b.transpose(x, into: &y)
+        }
+    }
+
+    /// Allocating form of `transpose`.
+    public func transposed(_ x: Tensor) throws(ComputeError) -> Tensor {
+        guard x.rank == 2 else { throw .shape("transpose: x must be rank 2, got \(x.shape)") }
+        var y = Tensor(zeros: [x.shape[1], x.shape[0]])
+        try transpose(x, into: &y)
+        return y
+    }
+}
