@@ -8,9 +8,30 @@ import Tensors
 /// (medium) use, each printed next to OpenBLAS's own sgemm at the same product shape, plus the square
 /// 512×512 sgemm that marks this machine's ceiling. Benchmarks are not tests: they print numbers.
 @main
-struct Bench: ParsableCommand {
+struct HarkBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "hark-bench", abstract: "Times Hark's compute ops against OpenBLAS sgemm.")
+        commandName: "hark-bench", abstract: "Measures Hark's backend layer.",
+        subcommands: [Ops.self, Parity.self], defaultSubcommand: Ops.self)
+}
+
+/// Prints the op parity harness's report for the CPU backend (every case, its NMSE and tolerance).
+struct Parity: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Checks every op of the CPU backend against the reference.")
+
+    @Option(help: "Seed for the random shapes and values.")
+    var seed: UInt64 = 1
+
+    func run() throws {
+        let results = OpParity.check(CPUBackend(), cases: OpParity.standardCases(seed: seed))
+        for r in results { print(r) }
+        let failed = results.filter { $0.status == .failed }.count
+        print("\(results.count - failed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode.failure }
+    }
+}
+
+struct Ops: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Times Hark's compute ops against OpenBLAS sgemm.")
 
     @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
     var threads: Int?
@@ -78,6 +99,27 @@ struct Bench: ParsableCommand {
             var y = Tensor(zeros: [cout, p.outputLength(input: len, kernel: k)])
             let t = time { try? engine.convTranspose1d(x, w, params: p, into: &y) }
             report("convT  \(label)", t, flops: 2.0 * Double(cin * cout * k * len), sgemm: timeSgemm(m: cout * k, k: cin, n: len))
+        }
+
+        // The rest of a Whisper encoder layer over 1500 frames: bandwidth-bound, so GB/s (read + write).
+        print("\n" + pad("op", 52) + pad("ms", 10) + "GB/s")
+        let rows = rng.tensor([1500, 384])
+        let gamma = rng.tensor([384])
+        let scores = rng.tensor([6, 1500, 1500])
+        let hidden = rng.tensor([1500, 1536])
+        let rng0 = rng.tensor([1536])
+        let others: [(String, Tensor, (inout Tensor) -> Void)] = [
+            ("gelu (erf) 1500×1536", hidden, { try? engine.activation(.gelu, &$0) }),
+            ("silu 1500×1536", hidden, { try? engine.activation(.silu, &$0) }),
+            ("layer_norm 1500×384", rows, { try? engine.layerNorm(&$0, gamma: gamma, beta: gamma) }),
+            ("softmax 6×1500×1500", scores, { try? engine.softmax(&$0) }),
+            ("add bias 1500×1536 + 1536", hidden, { try? engine.add(&$0, rng0) }),
+        ]
+        for (label, input, body) in others {
+            var x = input
+            x.makeUnique()
+            let t = time { body(&x) }
+            print(pad(label, 52) + pad(String(format: "%.3f", t * 1e3), 10) + String(format: "%.1f", Double(input.byteCount * 2) / t / 1e9))
         }
     }
 

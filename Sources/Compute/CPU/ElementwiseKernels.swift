@@ -49,14 +49,14 @@ enum ElementwiseKernels {
             let v = x.base
             switch f {
             case .gelu:
-                for i in range { v[i] = 0.5 * v[i] * (1 + FloatMath.erf(v[i] * 0.70710678118654752)) }
+                for i in range { v[i] = 0.5 * v[i] * (1 + VectorMath.erf(v[i] * 0.707_106_781_186_547_52)) }
             case .geluTanh:
                 for i in range {
                     let t = v[i]
                     v[i] = 0.5 * t * (1 + FloatMath.tanh(0.79788456080286536 * (t + 0.044715 * t * t * t)))
                 }
             case .silu:
-                for i in range { v[i] = v[i] / (1 + FloatMath.exp(-v[i])) }
+                for i in range { v[i] = v[i] / (1 + VectorMath.exp(-v[i])) }
             case .relu:
                 for i in range { v[i] = max(v[i], 0) }
             case .leakyReLU(let slope):
@@ -64,7 +64,7 @@ enum ElementwiseKernels {
             case .tanh:
                 for i in range { v[i] = FloatMath.tanh(v[i]) }
             case .sigmoid:
-                for i in range { v[i] = 1 / (1 + FloatMath.exp(-v[i])) }
+                for i in range { v[i] = 1 / (1 + VectorMath.exp(-v[i])) }
             }
         }
     }

@@ -16,14 +16,8 @@ enum NormKernels {
             parallelFor(outer, threads: threads, grain: max(1, 16384 / n)) { rows in
                 for r in rows {
                     let v = x.base + r * n
-                    var sum: Float = 0
-                    for i in 0..<n { sum += v[i] }
-                    let mean = sum / Float(n)
-                    var sq: Float = 0
-                    for i in 0..<n {
-                        let d = v[i] - mean
-                        sq += d * d
-                    }
+                    let mean = VectorMath.sum(v, n) / Float(n)
+                    let sq = VectorMath.sumOfSquares(v, n, center: mean)
                     let inv = 1 / FloatMath.sqrt(sq / Float(n) + epsilon)
                     for i in 0..<n {
                         var y = (v[i] - mean) * inv
@@ -80,8 +74,7 @@ enum NormKernels {
         parallelFor(rows, threads: threads, grain: max(1, 16384 / n)) { range in
             for r in range {
                 let v = x.base + r * n
-                var sq: Float = 0
-                for i in 0..<n { sq += v[i] * v[i] }
+                let sq = VectorMath.sumOfSquares(v, n)
                 let inv = 1 / FloatMath.sqrt(sq / Float(n) + epsilon)
                 if let g {
                     for i in 0..<n { v[i] = v[i] * inv * g.base[i] }
@@ -100,14 +93,9 @@ enum NormKernels {
                 let keep = causalOffset.map { min(n, max(0, r + $0 + 1)) } ?? n
                 if keep < n { (v + keep).update(repeating: 0, count: n - keep) }
                 guard keep > 0 else { continue }
-                var m = -Float.infinity
-                for i in 0..<keep { m = max(m, v[i]) }
-                var sum: Float = 0
-                for i in 0..<keep {
-                    let e = FloatMath.exp(v[i] - m)
-                    v[i] = e
-                    sum += e
-                }
+                let m = VectorMath.max(v, keep)
+                for i in 0..<keep { v[i] = VectorMath.exp(v[i] - m) }
+                let sum = VectorMath.sum(v, keep)
                 let inv = 1 / sum
                 for i in 0..<keep { v[i] *= inv }
             }
