@@ -74,7 +74,8 @@ public struct ComputeEngine: Sendable {
 
     // MARK: - Ops (see `Backend` for each op's contract)
 
-    public func linear(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, into y: inout Tensor) throws(ComputeError) {
+    public func linear(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, into y: inout Tensor) throws(ComputeError)
+    {
         let (n, k) = (w.shape[0], w.shape[1])
         let op = Op.linear(m: x.count / max(k, 1), k: k, n: n, weight: w.dtype)
         try dispatch(op, weight: w) { b throws(ComputeError) in try b.linear(x, weight: w, bias: bias, into: &y) }
@@ -97,7 +98,9 @@ public struct ComputeEngine: Sendable {
         }
     }
 
-    public func conv1d(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: Conv1DParams, into y: inout Tensor)
+    public func conv1d(
+        _ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: Conv1DParams, into y: inout Tensor
+    )
         throws(ComputeError)
     {
         let op = Op.conv1d(

@@ -16,7 +16,8 @@ struct HarkBench: ParsableCommand {
 
 /// Prints the op parity harness's report for the CPU backend (every case, its NMSE and tolerance).
 struct Parity: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Checks every op of the CPU backend against the reference.")
+    static let configuration = CommandConfiguration(
+        abstract: "Checks every op of the CPU backend against the reference.")
 
     @Option(help: "Seed for the random shapes and values.")
     var seed: UInt64 = 1
@@ -86,7 +87,9 @@ struct Ops: ParsableCommand {
             var y = Tensor(zeros: [cout, p.outputLength(input: len, kernel: k)])
             let t = time { try? engine.conv1d(x, w, params: p, into: &y) }
             let tout = y.shape[1]
-            report("conv1d \(label)", t, flops: 2.0 * Double(cout * cin * k * tout), sgemm: timeSgemm(m: cout, k: cin * k, n: tout))
+            report(
+                "conv1d \(label)", t, flops: 2.0 * Double(cout * cin * k * tout),
+                sgemm: timeSgemm(m: cout, k: cin * k, n: tout))
         }
         let ups: [(String, Int, Int, Int, Int, ConvTranspose1DParams)] = [
             ("hifigan up0 256→128 k16 s8 L86", 256, 128, 16, 86, ConvTranspose1DParams(stride: 8, padding: 4)),
@@ -98,7 +101,9 @@ struct Ops: ParsableCommand {
             let w = try engine.prepare(rng.tensor([cin, cout, k], scale: 0.1), for: .convTranspose1d(p))
             var y = Tensor(zeros: [cout, p.outputLength(input: len, kernel: k)])
             let t = time { try? engine.convTranspose1d(x, w, params: p, into: &y) }
-            report("convT  \(label)", t, flops: 2.0 * Double(cin * cout * k * len), sgemm: timeSgemm(m: cout * k, k: cin, n: len))
+            report(
+                "convT  \(label)", t, flops: 2.0 * Double(cin * cout * k * len),
+                sgemm: timeSgemm(m: cout * k, k: cin, n: len))
         }
 
         // The rest of a Whisper encoder layer over 1500 frames: bandwidth-bound, so GB/s (read + write).
@@ -119,17 +124,22 @@ struct Ops: ParsableCommand {
             var x = input
             x.makeUnique()
             let t = time { body(&x) }
-            print(pad(label, 52) + pad(String(format: "%.3f", t * 1e3), 10) + String(format: "%.1f", Double(input.byteCount * 2) / t / 1e9))
+            print(
+                pad(label, 52) + pad(String(format: "%.3f", t * 1e3), 10)
+                    + String(format: "%.1f", Double(input.byteCount * 2) / t / 1e9))
         }
     }
 
     func report(_ label: String, _ seconds: Double, flops: Double, sgemm: Double) {
         let g = flops / seconds / 1e9
-        print(pad(label, 52) + pad(String(format: "%.3f", seconds * 1e3), 10) + pad(String(format: "%.1f", g), 10)
-            + pad(String(format: "%.1f", sgemm), 10) + String(format: "%.2f", g / sgemm))
+        print(
+            pad(label, 52) + pad(String(format: "%.3f", seconds * 1e3), 10) + pad(String(format: "%.1f", g), 10)
+                + pad(String(format: "%.1f", sgemm), 10) + String(format: "%.2f", g / sgemm))
     }
 
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+    }
 
     /// Best time of repeated runs, spending at least `seconds` in total.
     func time(_ body: () -> Void) -> Double {
@@ -156,9 +166,13 @@ struct Ops: ParsableCommand {
                 c.withUnsafeMutableBufferPointer { cp in
                     time {
                         if m == 1 {
-                            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, bp.baseAddress, Int32(k), ap.baseAddress, 1, 0, cp.baseAddress, 1)
+                            cblas_sgemv(
+                                CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, bp.baseAddress, Int32(k),
+                                ap.baseAddress, 1, 0, cp.baseAddress, 1)
                         } else {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, ap.baseAddress, Int32(k), bp.baseAddress, Int32(n), 0, cp.baseAddress, Int32(n))
+                            cblas_sgemm(
+                                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                                ap.baseAddress, Int32(k), bp.baseAddress, Int32(n), 0, cp.baseAddress, Int32(n))
                         }
                     }
                 }

@@ -1,8 +1,8 @@
 import Synchronization
+import Tensors
 import Testing
 
 @testable import Compute
-import Tensors
 
 /// The dispatcher: ops go to the bound backend when it takes them, to the CPU otherwise.
 @Suite("ComputeEngine dispatch and CPU fallback")
@@ -50,7 +50,8 @@ struct ComputeEngineTests {
         let w = try engine.prepare(rng.tensor([5, 7]), for: .linear)
         let x = rng.tensor([2, 7])
         let y = try engine.linear(x, w)
-        let ref = try ComputeEngine(threads: 1).linear(x, try ComputeEngine(threads: 1).prepare(w.original, for: .linear))
+        let ref = try ComputeEngine(threads: 1).linear(
+            x, try ComputeEngine(threads: 1).prepare(w.original, for: .linear))
         #expect(npu.calls.load(ordering: .relaxed) == 1)
         #expect(OpParity.compare(y, ref).nmse == 0)
     }
@@ -72,7 +73,9 @@ struct ComputeEngineTests {
         var q = rng.tensor([2, 8])
         var k = Tensor(zeros: [2, 2])
         #expect(throws: ComputeError.self) {
-            try engine.matmul(q, MatrixView(rows: 2, cols: 8), k, MatrixView(rows: 2, cols: 9), transposeB: true, into: &q, MatrixView(rows: 2, cols: 2))
+            try engine.matmul(
+                q, MatrixView(rows: 2, cols: 8), k, MatrixView(rows: 2, cols: 9), transposeB: true, into: &q,
+                MatrixView(rows: 2, cols: 2))
         }
         _ = k.count
     }
@@ -118,7 +121,8 @@ final class LinearOnlyBackend: Backend {
     func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {
         calls.add(1, ordering: .relaxed)
         if failing { throw ComputeError(.backendFailure, "device lost") }
-        let w = PreparedWeight(original: weight.original, use: .linear, cpu: weight.native(for: name)!, native: nil, nativeBackend: nil)
+        let w = PreparedWeight(
+            original: weight.original, use: .linear, cpu: weight.native(for: name)!, native: nil, nativeBackend: nil)
         try CPUBackend(threads: 1).linear(x, weight: w, bias: bias, into: &y)
     }
 }

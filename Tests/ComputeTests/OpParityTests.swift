@@ -1,7 +1,7 @@
+import Tensors
 import Testing
 
 @testable import Compute
-import Tensors
 
 /// The CPU backend against the reference, op by op, on the standard cases (several seeds, so shapes
 /// and values differ between runs of the suite but each run is reproducible).
@@ -25,9 +25,10 @@ struct OpParityTests {
             "transpose",
         ]
         for op in required { #expect(names.contains(op), "no parity case for \(op)") }
-        let weightTypes = Set(OpParity.standardCases().compactMap { c -> DType? in
-            if case .linear(_, _, _, let w) = c.op { return w } else { return nil }
-        })
+        let weightTypes = Set(
+            OpParity.standardCases().compactMap { c -> DType? in
+                if case .linear(_, _, _, let w) = c.op { return w } else { return nil }
+            })
         #expect(weightTypes == [.f32, .f16, .bf16])
     }
 

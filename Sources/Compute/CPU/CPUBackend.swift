@@ -194,7 +194,8 @@ public struct CPUBackend: Backend {
         let rows = x.count / n
         let threads = threads
         x.withUnsafeMutableFloats { xp in
-            NormKernels.rmsNorm(SharedPointer(xp.baseAddress!), rows: rows, n: n, gamma: g, epsilon: epsilon, threads: threads)
+            NormKernels.rmsNorm(
+                SharedPointer(xp.baseAddress!), rows: rows, n: n, gamma: g, epsilon: epsilon, threads: threads)
         }
     }
 
@@ -203,7 +204,8 @@ public struct CPUBackend: Backend {
         let rows = x.count / n
         let threads = threads
         x.withUnsafeMutableFloats { xp in
-            NormKernels.softmax(SharedPointer(xp.baseAddress!), rows: rows, n: n, causalOffset: causalOffset, threads: threads)
+            NormKernels.softmax(
+                SharedPointer(xp.baseAddress!), rows: rows, n: n, causalOffset: causalOffset, threads: threads)
         }
     }
 
@@ -231,7 +233,9 @@ public struct CPUBackend: Backend {
     public func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError) {
         let t = table.cpu
         let (vocab, dim) = (t.shape[0], t.shape[1])
-        guard y.count == ids.count * dim else { throw .shape("embedding: output \(y.shape) is not [\(ids.count), \(dim)]") }
+        guard y.count == ids.count * dim else {
+            throw .shape("embedding: output \(y.shape) is not [\(ids.count), \(dim)]")
+        }
         guard ids.allSatisfy({ $0 >= 0 && Int($0) < vocab }) else {
             throw .shape("embedding: an id lies outside the vocabulary of \(vocab)")
         }
@@ -318,7 +322,9 @@ public enum MatmulShape {
         guard av.cols == bk, cv.rows == av.rows, cv.cols == bn, cv.batch == av.batch, bv.batch >= 1,
             av.batch % bv.batch == 0
         else {
-            throw .shape("matmul: [\(av.batch), \(av.rows), \(av.cols)] · [\(bv.batch), \(bk), \(bn)] into [\(cv.batch), \(cv.rows), \(cv.cols)]")
+            throw .shape(
+                "matmul: [\(av.batch), \(av.rows), \(av.cols)] · [\(bv.batch), \(bk), \(bn)] into [\(cv.batch), \(cv.rows), \(cv.cols)]"
+            )
         }
         guard av.extent <= counts.0, bv.extent <= counts.1, cv.extent <= counts.2,
             av.rowStride >= av.cols, bv.rowStride >= bv.cols, cv.rowStride >= cv.cols

@@ -17,11 +17,15 @@ enum Conv1DKernel {
             (y + c * tout).update(repeating: bias?[c] ?? 0, count: tout)
         }
         if cinG == 1 && coutG == 1 {
-            depthwise(x: x, length: length, w: w, channels: cout, kernel: kernel, params: p, y: y, tout: tout, threads: threads)
+            depthwise(
+                x: x, length: length, w: w, channels: cout, kernel: kernel, params: p, y: y, tout: tout,
+                threads: threads)
             return
         }
         if coutG <= 4 && g == 1 {
-            direct(x: x, cin: cin, length: length, w: w, cout: cout, kernel: kernel, params: p, y: y, tout: tout, threads: threads)
+            direct(
+                x: x, cin: cin, length: length, w: w, cout: cout, kernel: kernel, params: p, y: y, tout: tout,
+                threads: threads)
             return
         }
         let rowsK = cinG * kernel

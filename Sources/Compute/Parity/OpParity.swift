@@ -54,7 +54,8 @@ public enum OpParity {
         return cases.map { c in
             let limit = tolerance ?? c.tolerance
             guard backend.supports(c.op) else {
-                return Result(op: c.op, status: .skipped, nmse: 0, maxAbsError: 0, tolerance: limit, note: "not supported")
+                return Result(
+                    op: c.op, status: .skipped, nmse: 0, maxAbsError: 0, tolerance: limit, note: "not supported")
             }
             do throws(ComputeError) {
                 var prepared: PreparedWeight? = nil
@@ -63,18 +64,26 @@ public enum OpParity {
                     let cpuForm = try CPUBackend.prepareForParity(tensor, use)
                     guard let native = try backend.prepare(tensor, for: use) ?? (backend is CPUBackend ? cpuForm : nil)
                     else {
-                        return Result(op: c.op, status: .skipped, nmse: 0, maxAbsError: 0, tolerance: limit, note: "weight declined")
+                        return Result(
+                            op: c.op, status: .skipped, nmse: 0, maxAbsError: 0, tolerance: limit,
+                            note: "weight declined")
                     }
-                    prepared = PreparedWeight(original: tensor, use: use, cpu: cpuForm, native: native, nativeBackend: backend.name)
-                    referenceWeight = PreparedWeight(original: tensor, use: use, cpu: tensor, native: tensor, nativeBackend: reference.name)
+                    prepared = PreparedWeight(
+                        original: tensor, use: use, cpu: cpuForm, native: native, nativeBackend: backend.name)
+                    referenceWeight = PreparedWeight(
+                        original: tensor, use: use, cpu: tensor, native: tensor, nativeBackend: reference.name)
                 }
                 let out = try c.run(backend, prepared)
                 let ref = try c.run(reference, referenceWeight)
                 let (nmse, maxErr) = compare(out, ref)
                 let ok = nmse <= limit && out.shape == ref.shape
-                return Result(op: c.op, status: ok ? .passed : .failed, nmse: nmse, maxAbsError: maxErr, tolerance: limit, note: out.shape == ref.shape ? "" : "shape \(out.shape) vs \(ref.shape)")
+                return Result(
+                    op: c.op, status: ok ? .passed : .failed, nmse: nmse, maxAbsError: maxErr, tolerance: limit,
+                    note: out.shape == ref.shape ? "" : "shape \(out.shape) vs \(ref.shape)")
             } catch {
-                return Result(op: c.op, status: .failed, nmse: .infinity, maxAbsError: .infinity, tolerance: limit, note: error.message)
+                return Result(
+                    op: c.op, status: .failed, nmse: .infinity, maxAbsError: .infinity, tolerance: limit,
+                    note: error.message)
             }
         }
     }

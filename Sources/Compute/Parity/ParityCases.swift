@@ -54,7 +54,8 @@ extension OpParity {
                 cases.append(linearCase(&rng, m: m, k: k, n: n, dtype: dtype, bias: n % 2 == 1 || m > 1))
             }
         }
-        cases.append(linearCase(&rng, m: rng.int(2...40), k: rng.int(3...200), n: rng.int(3...200), dtype: .f32, bias: true))
+        cases.append(
+            linearCase(&rng, m: rng.int(2...40), k: rng.int(3...200), n: rng.int(3...200), dtype: .f32, bias: true))
 
         // Matmul on activations: dense, transposed B, batched, GQA broadcast, strided head views, beta.
         cases.append(matmulCase(&rng, batch: 1, m: 17, k: 31, n: 23, transposeB: false, groups: 1, alpha: 1, beta: 0))
@@ -79,7 +80,8 @@ extension OpParity {
         for (cin, cout, k, len, p) in convs {
             cases.append(conv1dCase(&rng, cin: cin, cout: cout, kernel: k, length: len, params: p, dtype: .f32))
         }
-        cases.append(conv1dCase(&rng, cin: 40, cout: 48, kernel: 3, length: 30, params: Conv1DParams(padding: 1), dtype: .f16))
+        cases.append(
+            conv1dCase(&rng, cin: 40, cout: 48, kernel: 3, length: 30, params: Conv1DParams(padding: 1), dtype: .f16))
 
         // conv-transpose1d: HiFi-GAN upsamplers (k 16 s 8, k 4 s 2), output padding, groups, dilation.
         let convTs: [(Int, Int, Int, Int, ConvTranspose1DParams)] = [
@@ -92,7 +94,9 @@ extension OpParity {
             cases.append(convTransposeCase(&rng, cin: cin, cout: cout, kernel: k, length: len, params: p, dtype: .f32))
         }
         cases.append(
-            convTransposeCase(&rng, cin: 16, cout: 8, kernel: 16, length: 9, params: ConvTranspose1DParams(stride: 8, padding: 4), dtype: .f16))
+            convTransposeCase(
+                &rng, cin: 16, cout: 8, kernel: 16, length: 9, params: ConvTranspose1DParams(stride: 8, padding: 4),
+                dtype: .f16))
 
         // Norms and softmax: rows of Whisper width, channels-first VITS layout, odd sizes, causal masks.
         cases.append(layerNormCase(&rng, shape: [23, 384], axis: 1, affine: true))
@@ -105,20 +109,26 @@ extension OpParity {
         cases.append(softmaxCase(&rng, shape: [31, 1001], causalOffset: nil))
 
         // Activations, including a length that is not a multiple of any vector width.
-        for f in [Activation.gelu, .geluTanh, .silu, .relu, .leakyReLU(slope: 0.1), .leakyReLU(slope: 0.01), .tanh, .sigmoid] {
+        for f in [
+            Activation.gelu, .geluTanh, .silu, .relu, .leakyReLU(slope: 0.1), .leakyReLU(slope: 0.01), .tanh, .sigmoid,
+        ] {
             cases.append(activationCase(&rng, f, count: 40_001))
         }
 
         // Broadcasting element-wise ops: same shape, bias per feature, per channel, scalar, middle axis.
-        let pairs: [([Int], [Int])] = [([33, 77], [33, 77]), ([50, 384], [384]), ([192, 45], [192, 1]), ([7, 9], [1]),
-            ([4, 5, 6], [5, 1]), ([2, 3, 4], [3, 4])]
+        let pairs: [([Int], [Int])] = [
+            ([33, 77], [33, 77]), ([50, 384], [384]), ([192, 45], [192, 1]), ([7, 9], [1]),
+            ([4, 5, 6], [5, 1]), ([2, 3, 4], [3, 4]),
+        ]
         for (a, b) in pairs {
             cases.append(binaryCase(&rng, .add, a, b))
             cases.append(binaryCase(&rng, .mul, a, b))
         }
 
         // Embedding lookups from f32, f16 and bf16 tables.
-        for dtype in [DType.f32, .f16, .bf16] { cases.append(embeddingCase(&rng, vocab: 97, dim: 48, count: 13, dtype: dtype)) }
+        for dtype in [DType.f32, .f16, .bf16] {
+            cases.append(embeddingCase(&rng, vocab: 97, dim: 48, count: 13, dtype: dtype))
+        }
 
         // RoPE: both pairings, full and partial rotary dimensions, scaled frequencies.
         cases.append(ropeCase(&rng, tokens: 9, heads: 3, headDim: 64, rotaryDim: 64, mode: .interleaved, freqScale: 1))
@@ -136,7 +146,8 @@ extension OpParity {
         let x = rng.tensor([m, k])
         let w = rng.tensor([n, k], scale: 0.2, dtype: dtype)
         let b = bias ? rng.tensor([n]) : nil
-        return Case(op: .linear(m: m, k: k, n: n, weight: dtype), tolerance: Tolerance.products, weight: (w, .linear)) { be, pw throws(ComputeError) in
+        return Case(op: .linear(m: m, k: k, n: n, weight: dtype), tolerance: Tolerance.products, weight: (w, .linear)) {
+            be, pw throws(ComputeError) in
             var y = Tensor(zeros: [m, n])
             try be.linear(x, weight: pw!, bias: b, into: &y)
             return y
@@ -144,7 +155,8 @@ extension OpParity {
     }
 
     static func matmulCase(
-        _ rng: inout SeededRandom, batch: Int, m: Int, k: Int, n: Int, transposeB: Bool, groups: Int, alpha: Float, beta: Float
+        _ rng: inout SeededRandom, batch: Int, m: Int, k: Int, n: Int, transposeB: Bool, groups: Int, alpha: Float,
+        beta: Float
     ) -> Case {
         let a = rng.tensor([batch, m, k])
         let bBatch = batch / groups
@@ -153,7 +165,10 @@ extension OpParity {
         let av = MatrixView(dense: a)
         let bv = MatrixView(dense: b)
         let cv = MatrixView(dense: c0)
-        return Case(op: .matmul(batch: batch, m: m, k: k, n: n, transposeB: transposeB), tolerance: Tolerance.products, weight: nil) { be, _ throws(ComputeError) in
+        return Case(
+            op: .matmul(batch: batch, m: m, k: k, n: n, transposeB: transposeB), tolerance: Tolerance.products,
+            weight: nil
+        ) { be, _ throws(ComputeError) in
             var c = c0
             try be.matmul(a, av, b, bv, transposeB: transposeB, alpha: alpha, beta: beta, into: &c, cv)
             return c
@@ -164,22 +179,30 @@ extension OpParity {
     static func headViewCase(_ rng: inout SeededRandom, tokens: Int, heads: Int, headDim: Int) -> Case {
         let q = rng.tensor([tokens, heads * headDim])
         let k = rng.tensor([tokens, heads * headDim])
-        let view = MatrixView(batch: heads, rows: tokens, cols: headDim, rowStride: heads * headDim, batchStride: headDim)
+        let view = MatrixView(
+            batch: heads, rows: tokens, cols: headDim, rowStride: heads * headDim, batchStride: headDim)
         let cv = MatrixView(batch: heads, rows: tokens, cols: tokens)
-        return Case(op: .matmul(batch: heads, m: tokens, k: headDim, n: tokens, transposeB: true), tolerance: Tolerance.products, weight: nil) { be, _ throws(ComputeError) in
+        return Case(
+            op: .matmul(batch: heads, m: tokens, k: headDim, n: tokens, transposeB: true),
+            tolerance: Tolerance.products, weight: nil
+        ) { be, _ throws(ComputeError) in
             var s = Tensor(zeros: [heads, tokens, tokens])
             try be.matmul(q, view, k, view, transposeB: true, alpha: 0.125, beta: 0, into: &s, cv)
             return s
         }
     }
 
-    static func conv1dCase(_ rng: inout SeededRandom, cin: Int, cout: Int, kernel: Int, length: Int, params: Conv1DParams, dtype: DType) -> Case {
+    static func conv1dCase(
+        _ rng: inout SeededRandom, cin: Int, cout: Int, kernel: Int, length: Int, params: Conv1DParams, dtype: DType
+    ) -> Case {
         let x = rng.tensor([cin, length])
         let w = rng.tensor([cout, cin / params.groups, kernel], scale: 0.3, dtype: dtype)
         let b = rng.tensor([cout])
         let tout = params.outputLength(input: length, kernel: kernel)
-        let op = Op.conv1d(inChannels: cin, outChannels: cout, kernel: kernel, length: length, params: params, weight: dtype)
-        return Case(op: op, tolerance: Tolerance.products, weight: (w, .conv1d(params))) { be, pw throws(ComputeError) in
+        let op = Op.conv1d(
+            inChannels: cin, outChannels: cout, kernel: kernel, length: length, params: params, weight: dtype)
+        return Case(op: op, tolerance: Tolerance.products, weight: (w, .conv1d(params))) {
+            be, pw throws(ComputeError) in
             var y = Tensor(zeros: [cout, tout])
             try be.conv1d(x, weight: pw!, bias: b, params: params, into: &y)
             return y
@@ -187,14 +210,17 @@ extension OpParity {
     }
 
     static func convTransposeCase(
-        _ rng: inout SeededRandom, cin: Int, cout: Int, kernel: Int, length: Int, params: ConvTranspose1DParams, dtype: DType
+        _ rng: inout SeededRandom, cin: Int, cout: Int, kernel: Int, length: Int, params: ConvTranspose1DParams,
+        dtype: DType
     ) -> Case {
         let x = rng.tensor([cin, length])
         let w = rng.tensor([cin, cout / params.groups, kernel], scale: 0.3, dtype: dtype)
         let b = rng.tensor([cout])
         let tout = params.outputLength(input: length, kernel: kernel)
-        let op = Op.convTranspose1d(inChannels: cin, outChannels: cout, kernel: kernel, length: length, params: params, weight: dtype)
-        return Case(op: op, tolerance: Tolerance.products, weight: (w, .convTranspose1d(params))) { be, pw throws(ComputeError) in
+        let op = Op.convTranspose1d(
+            inChannels: cin, outChannels: cout, kernel: kernel, length: length, params: params, weight: dtype)
+        return Case(op: op, tolerance: Tolerance.products, weight: (w, .convTranspose1d(params))) {
+            be, pw throws(ComputeError) in
             var y = Tensor(zeros: [cout, tout])
             try be.convTranspose1d(x, weight: pw!, bias: b, params: params, into: &y)
             return y
@@ -217,7 +243,9 @@ extension OpParity {
     static func rmsNormCase(_ rng: inout SeededRandom, shape: [Int], gamma: Bool) -> Case {
         let x = rng.tensor(shape, scale: 2)
         let g = gamma ? rng.tensor([shape.last!]) : nil
-        return Case(op: .rmsNorm(rows: x.count / shape.last!, n: shape.last!), tolerance: Tolerance.elementwise, weight: nil) { be, _ throws(ComputeError) in
+        return Case(
+            op: .rmsNorm(rows: x.count / shape.last!, n: shape.last!), tolerance: Tolerance.elementwise, weight: nil
+        ) { be, _ throws(ComputeError) in
             var y = x
             try be.rmsNorm(&y, gamma: g, epsilon: 1e-6)
             return y
@@ -227,7 +255,8 @@ extension OpParity {
     static func softmaxCase(_ rng: inout SeededRandom, shape: [Int], causalOffset: Int?) -> Case {
         let x = rng.tensor(shape, scale: 8)
         let n = shape.last!
-        return Case(op: .softmax(rows: x.count / n, n: n), tolerance: Tolerance.elementwise, weight: nil) { be, _ throws(ComputeError) in
+        return Case(op: .softmax(rows: x.count / n, n: n), tolerance: Tolerance.elementwise, weight: nil) {
+            be, _ throws(ComputeError) in
             var y = x
             try be.softmax(&y, causalOffset: causalOffset)
             return y
@@ -236,7 +265,8 @@ extension OpParity {
 
     static func activationCase(_ rng: inout SeededRandom, _ f: Activation, count: Int) -> Case {
         let x = rng.tensor([count], scale: 6)
-        return Case(op: .activation(f, count: count), tolerance: Tolerance.elementwise, weight: nil) { be, _ throws(ComputeError) in
+        return Case(op: .activation(f, count: count), tolerance: Tolerance.elementwise, weight: nil) {
+            be, _ throws(ComputeError) in
             var y = x
             try be.activation(f, &y)
             return y
@@ -246,7 +276,8 @@ extension OpParity {
     static func binaryCase(_ rng: inout SeededRandom, _ op: BinaryOp, _ a: [Int], _ b: [Int]) -> Case {
         let x = rng.tensor(a)
         let y = rng.tensor(b)
-        return Case(op: .binary(op, count: x.count), tolerance: Tolerance.elementwise, weight: nil) { be, _ throws(ComputeError) in
+        return Case(op: .binary(op, count: x.count), tolerance: Tolerance.elementwise, weight: nil) {
+            be, _ throws(ComputeError) in
             var out = x
             try be.binary(op, &out, y)
             return out
@@ -256,7 +287,10 @@ extension OpParity {
     static func embeddingCase(_ rng: inout SeededRandom, vocab: Int, dim: Int, count: Int, dtype: DType) -> Case {
         let table = rng.tensor([vocab, dim], dtype: dtype)
         let ids = (0..<count).map { _ in Int32(rng.int(0...(vocab - 1))) }
-        return Case(op: .embedding(vocab: vocab, dim: dim, count: count, table: dtype), tolerance: Tolerance.elementwise, weight: (table, .embedding)) { be, pw throws(ComputeError) in
+        return Case(
+            op: .embedding(vocab: vocab, dim: dim, count: count, table: dtype), tolerance: Tolerance.elementwise,
+            weight: (table, .embedding)
+        ) { be, pw throws(ComputeError) in
             var y = Tensor(zeros: [count, dim])
             try be.embedding(pw!, ids: ids, into: &y)
             return y
@@ -264,11 +298,15 @@ extension OpParity {
     }
 
     static func ropeCase(
-        _ rng: inout SeededRandom, tokens: Int, heads: Int, headDim: Int, rotaryDim: Int, mode: RoPEMode, freqScale: Float
+        _ rng: inout SeededRandom, tokens: Int, heads: Int, headDim: Int, rotaryDim: Int, mode: RoPEMode,
+        freqScale: Float
     ) -> Case {
         let x = rng.tensor([tokens, heads, headDim])
         let positions = (0..<tokens).map { Int32(100 + 7 * $0) }
-        return Case(op: .rope(tokens: tokens, heads: heads, headDim: headDim, mode: mode), tolerance: Tolerance.elementwise, weight: nil) { be, _ throws(ComputeError) in
+        return Case(
+            op: .rope(tokens: tokens, heads: heads, headDim: headDim, mode: mode), tolerance: Tolerance.elementwise,
+            weight: nil
+        ) { be, _ throws(ComputeError) in
             var y = x
             try be.rope(&y, positions: positions, rotaryDim: rotaryDim, base: 10000, freqScale: freqScale, mode: mode)
             return y
@@ -277,7 +315,8 @@ extension OpParity {
 
     static func transposeCase(_ rng: inout SeededRandom, rows: Int, cols: Int) -> Case {
         let x = rng.tensor([rows, cols])
-        return Case(op: .transpose(rows: rows, cols: cols), tolerance: Tolerance.elementwise, weight: nil) { be, _ throws(ComputeError) in
+        return Case(op: .transpose(rows: rows, cols: cols), tolerance: Tolerance.elementwise, weight: nil) {
+            be, _ throws(ComputeError) in
             var y = Tensor(zeros: [cols, rows])
             try be.transpose(x, into: &y)
             return y

@@ -46,8 +46,8 @@ public struct ReferenceBackend: Backend {
         into c: inout Tensor, _ cv: MatrixView
     ) throws(ComputeError) {
         try MatmulShape.check(av, bv, transposeB: transposeB, cv, counts: (a.count, b.count, c.count))
-        let (A, B) = (values(a), values(b))
-        var C = c.floats()
+        let (va, vb) = (values(a), values(b))
+        var vc = c.floats()
         let group = av.batch / bv.batch
         for bi in 0..<av.batch {
             for i in 0..<av.rows {
@@ -57,14 +57,14 @@ public struct ReferenceBackend: Backend {
                         let ai = av.offset + bi * av.batchStride + i * av.rowStride + l
                         let bOff = bv.offset + (bi / group) * bv.batchStride
                         let bi2 = transposeB ? bOff + j * bv.rowStride + l : bOff + l * bv.rowStride + j
-                        s += A[ai] * B[bi2]
+                        s += va[ai] * vb[bi2]
                     }
                     let ci = cv.offset + bi * cv.batchStride + i * cv.rowStride + j
-                    C[ci] = Float(Double(alpha) * s + (beta == 0 ? 0 : Double(beta) * Double(C[ci])))
+                    vc[ci] = Float(Double(alpha) * s + (beta == 0 ? 0 : Double(beta) * Double(vc[ci])))
                 }
             }
         }
-        c = Tensor(shape: c.shape, floats: C)
+        c = Tensor(shape: c.shape, floats: vc)
     }
 
     public func conv1d(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, params p: Conv1DParams, into y: inout Tensor)
@@ -86,7 +86,9 @@ public struct ReferenceBackend: Backend {
                 for ci in 0..<cinG {
                     for k in 0..<kernel {
                         let i = t * p.stride + k * p.dilation - p.padLeft
-                        if i >= 0 && i < length { s += w[(o * cinG + ci) * kernel + k] * xs[(g * cinG + ci) * length + i] }
+                        if i >= 0 && i < length {
+                            s += w[(o * cinG + ci) * kernel + k] * xs[(g * cinG + ci) * length + i]
+                        }
                     }
                 }
                 out[o * tout + t] = Float(s)
@@ -118,7 +120,9 @@ public struct ReferenceBackend: Backend {
                 for k in 0..<kernel {
                     for t in 0..<length {
                         let pos = t * p.stride + k * p.dilation - p.padding
-                        if pos >= 0 && pos < tout { acc[o * tout + pos] += xs[ci * length + t] * w[(ci * coutG + oc) * kernel + k] }
+                        if pos >= 0 && pos < tout {
+                            acc[o * tout + pos] += xs[ci * length + t] * w[(ci * coutG + oc) * kernel + k]
+                        }
                     }
                 }
             }
@@ -224,7 +228,9 @@ public struct ReferenceBackend: Backend {
         for (t, pos) in positions.enumerated() {
             for h in 0..<heads {
                 for j in 0..<(rotaryDim / 2) {
-                    let theta = Double(pos) * Double(freqScale) * Foundation.pow(Double(base), -2 * Double(j) / Double(rotaryDim))
+                    let theta =
+                        Double(pos) * Double(freqScale)
+                        * Foundation.pow(Double(base), -2 * Double(j) / Double(rotaryDim))
                     let (i0, i1) = mode == .interleaved ? (2 * j, 2 * j + 1) : (j, j + rotaryDim / 2)
                     let o = (t * heads + h) * d
                     let (a, b) = (v[o + i0], v[o + i1])
