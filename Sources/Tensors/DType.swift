@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The quantized types keep ggml's names (q4_0, q4_K…), which users and the GGUF spec know them by.
+
 /// The element type of a tensor: plain scalars, and the block-quantized formats GGUF models use.
 ///
 /// Block formats store `blockSize` consecutive elements of a row in `blockBytes` bytes with a shared

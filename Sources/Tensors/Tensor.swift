@@ -20,7 +20,8 @@ public struct Tensor: Sendable {
         let count = Tensor.elementCount(of: shape)
         precondition(count != nil, "invalid shape \(shape)")
         let bytes = dtype.byteCount(elements: count!)
-        precondition(bytes != nil && byteOffset >= 0 && byteOffset + bytes! <= storage.byteCount,
+        precondition(
+            bytes != nil && byteOffset >= 0 && byteOffset + bytes! <= storage.byteCount,
             "shape \(shape) of \(dtype) does not fit its storage")
         self.shape = shape
         self.dtype = dtype
