@@ -84,6 +84,8 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Tensors"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "ModelFileTests", dependencies: ["Tensors", "ModelStore"]),
+        /** End-to-end: runs the built executables. */
+        .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
         .testTarget(
             name: "SystemLibrariesTests", dependencies: ["CALSA", "CSndFile", "CEspeakNG", "COpenBLAS", "CSoxr"]),
     ],

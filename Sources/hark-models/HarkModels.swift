@@ -12,5 +12,5 @@ struct HarkModels: ParsableCommand {
             else ~/.local/share/hark). Catalogs are found through $HARK_CATALOG_DIR, else above the executable \
             or the current directory.
             """,
-        subcommands: [List.self, Path.self, Verify.self])
+        subcommands: [List.self, Path.self, Verify.self, Inspect.self])
 }

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// End-to-end: the built executables, run as a user runs them, judged by exit status and output.
+@Suite("Command-line tools")
+struct CLITests {
+    /// Runs a built product with arguments; returns (status, stdout + stderr).
+    func run(_ product: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = productsDirectory.appending(path: product)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Where SwiftPM put the products: beside the test bundle (on Linux, the folder of the test runner).
+    var productsDirectory: URL {
+        if let bundle = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
+            return bundle.bundleURL.deletingLastPathComponent()
+        }
+        return Bundle.main.bundleURL
+    }
+
+    @Test(
+        "hark-models inspect lists the tensors of each default model",
+        arguments: [
+            ("en_US-joe-medium", "ONNX ir_version 8", "dec.ups.0.weight"),
+            ("whisper-tiny.en", "WhisperSpec revision 3", "encoder/conv1/weight"),
+            ("smollm2-135m-instruct-q4_1", "architecture llama", "token_embd.weight"),
+        ])
+    func inspect(model: String, header: String, tensor: String) throws {
+        let (status, output) = try run("hark-models", ["inspect", model])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains(header))
+        #expect(output.contains(tensor))
+    }
+
+    @Test("hark-models inspect names the file and offset of a truncated model")
+    func inspectTruncated() throws {
+        let (status, path) = try run("hark-models", ["path", "whisper-tiny.en"])
+        #expect(status == 0, "\(path)")
+        let source = URL(fileURLWithPath: path.trimmingCharacters(in: .whitespacesAndNewlines)).appending(
+            path: "model.bin")
+        let data = try Data(contentsOf: source, options: .alwaysMapped).prefix(5000)
+        let truncated = FileManager.default.temporaryDirectory.appending(path: "hark-truncated-\(getpid()).bin")
+        try data.write(to: truncated)
+        defer { try? FileManager.default.removeItem(at: truncated) }
+        let (code, output) = try run("hark-models", ["inspect", truncated.path])
+        #expect(code != 0)
+        #expect(output.contains(truncated.path) && output.contains("truncated at byte"), "\(output)")
+    }
+
+    @Test("the executables whose parts have not landed say so and fail", arguments: ["speak", "transcribe", "harkd"])
+    func notBuiltYet(product: String) throws {
+        let (status, output) = try run(product, ["hello"])
+        #expect(status != 0)
+        #expect(output.contains("not built yet"))
+    }
+
+    @Test("hark-bench parity passes on the CPU backend")
+    func parity() throws {
+        let (status, output) = try run("hark-bench", ["parity", "--seed", "11"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains(" 0 failed"))
+    }
+}
