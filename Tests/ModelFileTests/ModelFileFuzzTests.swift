@@ -17,7 +17,7 @@ struct ModelFileFuzzTests {
     /// Offsets to cut at: every one of the first 64 bytes, the last few, and random ones, two thirds of
     /// them inside `structure` (where the reader does most of its work).
     static func cutPoints(size: Int, structure: [Range<Int>], seed: UInt64) -> [Int] {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var cuts = Array(0..<64) + [size - 1, size - 2, size - 8, size - 100]
         while cuts.count < truncations {
             if cuts.count % 3 == 0 {
@@ -30,7 +30,7 @@ struct ModelFileFuzzTests {
     }
 
     /// A random offset in `regions`, each byte equally likely.
-    static func pick(in regions: [Range<Int>], using rng: inout SeededGenerator) -> Int {
+    static func pick(in regions: [Range<Int>], using rng: inout SeededRandom) -> Int {
         var k = Int.random(in: 0..<regions.reduce(0) { $0 + $1.count }, using: &rng)
         for region in regions {
             if k < region.count { return region.lowerBound + k }
@@ -40,7 +40,7 @@ struct ModelFileFuzzTests {
     }
 
     /// Opens `path` with one to four bits flipped at offsets drawn from `regions` (weighted by length).
-    static func corrupted(_ path: String, regions: [Range<Int>], rng: inout SeededGenerator) throws -> MappedFile {
+    static func corrupted(_ path: String, regions: [Range<Int>], rng: inout SeededRandom) throws -> MappedFile {
         let flips = (0..<Int.random(in: 1...4, using: &rng)).map { _ in
             (pick(in: regions, using: &rng), UInt8(1) << UInt8.random(in: 0..<8, using: &rng))
         }
@@ -79,7 +79,7 @@ struct ModelFileFuzzTests {
     @Test("ONNX: bit flips in the first 300 KB (header, nodes) throw or stay in bounds")
     func onnxCorrupted() throws {
         let path = try DefaultModels.path(DefaultModels.voice)
-        var rng = SeededGenerator(seed: 2)
+        var rng = SeededRandom(seed: 2)
         var parsed = 0
         for _ in 0..<ModelFileFuzzTests.corruptions {
             let file = try ModelFileFuzzTests.corrupted(path, regions: [0..<300_000], rng: &rng)
@@ -126,7 +126,7 @@ struct ModelFileFuzzTests {
     func ct2Corrupted() throws {
         let path = try DefaultModels.path(DefaultModels.whisper)
         let regions = ModelFileFuzzTests.ct2Structure(try CTranslate2Model(path: path))
-        var rng = SeededGenerator(seed: 4)
+        var rng = SeededRandom(seed: 4)
         var parsed = 0
         for _ in 0..<ModelFileFuzzTests.corruptions {
             let file = try ModelFileFuzzTests.corrupted(path, regions: regions, rng: &rng)
@@ -174,7 +174,7 @@ struct ModelFileFuzzTests {
         // Half the flips land in the tensor infos, a quarter in the header and first entries, the rest
         // anywhere in the metadata (mostly the tokenizer's strings).
         let regions = [infos..<gguf.dataOffset, 0..<4096, 0..<infos]
-        var rng = SeededGenerator(seed: 6)
+        var rng = SeededRandom(seed: 6)
         var parsed = 0
         for i in 0..<ModelFileFuzzTests.corruptions {
             let region = regions[i % 2 == 0 ? 0 : (i % 4 == 1 ? 1 : 2)]

@@ -114,7 +114,7 @@ struct MappedFileTests {
             [0xF4, 0x90, 0x80, 0x80], [0xF8], [0xC3], [0xE2, 0x82], [0x80], [0xEF, 0xBF, 0xBF],
             [0xF4, 0x8F, 0xBF, 0xBF],
         ]
-        var rng = SeededGenerator(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var all = cases
         for _ in 0..<2000 {
             let n = Int.random(in: 0..<8, using: &rng)
