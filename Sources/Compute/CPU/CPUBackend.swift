@@ -132,7 +132,7 @@ public struct CPUBackend: Backend {
                 y.withUnsafeMutableFloats { yp in
                     Conv1DKernel.run(
                         x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, cout: cout, kernel: kernel,
-                        bias: bias?.toF32().floats(), params: p, y: yp.baseAddress!, tout: tout, threads: threads)
+                        bias: bias?.toF32(), params: p, y: yp.baseAddress!, tout: tout, threads: threads)
                 }
             }
         }
@@ -159,7 +159,7 @@ public struct CPUBackend: Backend {
                 y.withUnsafeMutableFloats { yp in
                     ConvTranspose1DKernel.run(
                         x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, coutPerGroup: coutPerGroup,
-                        kernel: kernel, bias: bias?.toF32().floats(), params: p, y: yp.baseAddress!, tout: tout,
+                        kernel: kernel, bias: bias?.toF32(), params: p, y: yp.baseAddress!, tout: tout,
                         threads: threads)
                 }
             }

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Tensors
 
 /// conv1d on the CPU: im2col then one sgemm per group; a direct loop for depthwise convolutions
 /// (groups == channels), where a GEMM per channel would be all overhead.
@@ -7,14 +8,14 @@ import COpenBLAS
 enum Conv1DKernel {
     static func run(
         x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, cout: Int, kernel: Int,
-        bias: [Float]?, params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
+        bias: Tensor?, params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
     ) {
         let g = p.groups
         let cinG = cin / g
         let coutG = cout / g
         // Start from the bias (or zero) and let the GEMM accumulate into it.
         for c in 0..<cout {
-            (y + c * tout).update(repeating: bias?[c] ?? 0, count: tout)
+            (y + c * tout).update(repeating: bias?.withUnsafeFloats { $0[c] } ?? 0, count: tout)
         }
         if cinG == 1 && coutG == 1 {
             depthwise(
@@ -156,14 +157,14 @@ enum Conv1DKernel {
 enum ConvTranspose1DKernel {
     static func run(
         x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, coutPerGroup: Int, kernel: Int,
-        bias: [Float]?, params p: ConvTranspose1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
+        bias: Tensor?, params p: ConvTranspose1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
     ) {
         let g = p.groups
         let cinG = cin / g
         let rows = coutPerGroup * kernel
         let cout = coutPerGroup * g
         for c in 0..<cout {
-            (y + c * tout).update(repeating: bias?[c] ?? 0, count: tout)
+            (y + c * tout).update(repeating: bias?.withUnsafeFloats { $0[c] } ?? 0, count: tout)
         }
         var columns = [Float](repeating: 0, count: rows * length)
         columns.withUnsafeMutableBufferPointer { colBuffer in
