@@ -57,6 +57,20 @@ let package = Package(
             name: "ModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
+        /** Sound files (libsndfile), resampling (libsoxr), ALSA capture and playback. */
+        .target(
+            name: "AudioIO",
+            dependencies: ["CSndFile", "CSoxr", "CALSA", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimise),
+        /** Text to IPA phonemes through espeak-ng (one owning actor), and Piper's phoneme ids. */
+        .target(
+            name: "Phonemizer", dependencies: ["CEspeakNG", .product(name: "Logging", package: "swift-log")]),
+        /** Whisper speech to text over Compute: log-mel, encoder, decoder with KV cache, decoding rules. */
+        .target(
+            name: "WhisperSTT",
+            dependencies: ["Tensors", "Compute", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimise),
+
         // MARK: Executables
         .executableTarget(
             name: "speak", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -84,6 +98,9 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Tensors"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "ModelFileTests", dependencies: ["Tensors", "ModelStore"]),
+        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),
+        .testTarget(name: "PhonemizerTests", dependencies: ["Phonemizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore"]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
         .testTarget(
