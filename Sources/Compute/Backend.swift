@@ -50,9 +50,9 @@ public protocol Backend: Sendable {
     /// RMS norm over the last axis: x / sqrt(mean(x²) + eps) · gamma, in place.
     func rmsNorm(_ x: inout Tensor, gamma: Tensor?, epsilon: Float) throws(ComputeError)
 
-    /// Softmax over the last axis of x viewed as [rows, n], in place. With `causalOffset` c, row r only
-    /// keeps columns j ≤ r + c (the rest become 0): the mask of a decoder whose first r rows follow c
-    /// cached positions.
+    /// Softmax over the last axis of x, in place. With `causalOffset` c, row i of each matrix (the last two
+    /// axes, e.g. one head's [queries, keys] scores) keeps only columns j ≤ i + c, the rest become 0: the
+    /// mask of a decoder whose queries follow c cached positions.
     func softmax(_ x: inout Tensor, causalOffset: Int?) throws(ComputeError)
 
     /// x = f(x), in place.

@@ -86,6 +86,15 @@ struct ComputeEngineTests {
         #expect(throws: ComputeError.self) { _ = try engine.prepare(q, for: .linear) }
     }
 
+    @Test("the causal mask restarts with every matrix of a stack (one per head)")
+    func causalMaskPerHead() throws {
+        let engine = ComputeEngine(threads: 1)
+        var scores = Tensor(zeros: [2, 3, 4])  // two heads, three queries after one cached key
+        try engine.softmax(&scores, causalOffset: 1)
+        let expected: [Float] = [0.5, 0.5, 0, 0, 1 / 3.0, 1 / 3.0, 1 / 3.0, 0, 0.25, 0.25, 0.25, 0.25]
+        #expect(OpParity.compare(scores, Tensor(shape: [2, 3, 4], floats: expected + expected)).maxAbs < 1e-6)
+    }
+
     @Test("output lengths follow PyTorch's formulas")
     func outputLengths() {
         #expect(Conv1DParams(stride: 2, padding: 1).outputLength(input: 3000, kernel: 3) == 1500)

@@ -202,10 +202,12 @@ public struct CPUBackend: Backend {
     public func softmax(_ x: inout Tensor, causalOffset: Int?) throws(ComputeError) {
         guard let n = x.shape.last, n > 0 else { throw .shape("softmax of an empty tensor") }
         let rows = x.count / n
+        let perMatrix = x.rank >= 2 ? max(1, x.shape[x.rank - 2]) : 1
         let threads = threads
         x.withUnsafeMutableFloats { xp in
             NormKernels.softmax(
-                SharedPointer(xp.baseAddress!), rows: rows, n: n, causalOffset: causalOffset, threads: threads)
+                SharedPointer(xp.baseAddress!), rows: rows, n: n, causalOffset: causalOffset,
+                rowsPerMatrix: perMatrix, threads: threads)
         }
     }
 

@@ -85,12 +85,15 @@ enum NormKernels {
         }
     }
 
-    /// Softmax over each row of [rows, n]; with a causal offset c, row r keeps columns 0...r + c.
-    static func softmax(_ x: SharedPointer<Float>, rows: Int, n: Int, causalOffset: Int?, threads: Int) {
+    /// Softmax over each row of [rows, n]; with a causal offset c, row r keeps columns 0...(r mod
+    /// rowsPerMatrix) + c, so a stack of per-head score matrices is masked head by head.
+    static func softmax(
+        _ x: SharedPointer<Float>, rows: Int, n: Int, causalOffset: Int?, rowsPerMatrix: Int, threads: Int
+    ) {
         parallelFor(rows, threads: threads, grain: max(1, 8192 / n)) { range in
             for r in range {
                 let v = x.base + r * n
-                let keep = causalOffset.map { min(n, max(0, r + $0 + 1)) } ?? n
+                let keep = causalOffset.map { min(n, max(0, r % rowsPerMatrix + $0 + 1)) } ?? n
                 if keep < n { (v + keep).update(repeating: 0, count: n - keep) }
                 guard keep > 0 else { continue }
                 let m = VectorMath.max(v, keep)

@@ -166,8 +166,9 @@ public struct ReferenceBackend: Backend {
     public func softmax(_ x: inout Tensor, causalOffset: Int?) throws(ComputeError) {
         let n = x.shape.last!
         var v = values(x)
+        let perMatrix = x.rank >= 2 ? max(1, x.shape[x.rank - 2]) : 1
         for r in 0..<(v.count / n) {
-            let keep = causalOffset.map { min(n, max(0, r + $0 + 1)) } ?? n
+            let keep = causalOffset.map { min(n, max(0, r % perMatrix + $0 + 1)) } ?? n
             let m = (0..<keep).map { v[r * n + $0] }.max() ?? 0
             let sum = (0..<keep).reduce(0.0) { $0 + Foundation.exp(v[r * n + $1] - m) }
             for c in 0..<n { v[r * n + c] = c < keep ? Foundation.exp(v[r * n + c] - m) / sum : 0 }
