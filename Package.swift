@@ -71,6 +71,12 @@ let package = Package(
             dependencies: ["Tensors", "Compute", .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
 
+        /** Piper VITS voices over Compute: the encoder stage (CPU) and the HiFi-GAN decoder stage (any backend). */
+        .target(
+            name: "PiperTTS",
+            dependencies: ["Tensors", "Compute", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimise),
+
         // MARK: Executables
         .executableTarget(
             name: "speak", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -100,6 +106,7 @@ let package = Package(
         .testTarget(name: "ModelFileTests", dependencies: ["Tensors", "ModelStore"]),
         .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),
         .testTarget(name: "PhonemizerTests", dependencies: ["Phonemizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PiperTTSTests", dependencies: ["PiperTTS", "Tensors", "Compute", "ModelStore"]),
         .testTarget(name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore"]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
