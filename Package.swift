@@ -41,6 +41,8 @@ let package = Package(
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         /** OpenBLAS: sgemm for the CPU backend's heavy products. */
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        /** zlib: Whisper's compression-ratio check. */
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         /** libsoxr: high-quality resampling. */
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
 
@@ -65,10 +67,12 @@ let package = Package(
         /** Text to IPA phonemes through espeak-ng (one owning actor), and Piper's phoneme ids. */
         .target(
             name: "Phonemizer", dependencies: ["CEspeakNG", .product(name: "Logging", package: "swift-log")]),
+        /** Small codecs at the C edge (zlib) that model-side code measures with. */
+        .target(name: "Codecs", dependencies: ["CZlib"]),
         /** Whisper speech to text over Compute: log-mel, encoder, decoder with KV cache, decoding rules. */
         .target(
             name: "WhisperSTT",
-            dependencies: ["Tensors", "Compute", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensors", "Compute", "Codecs", .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
 
         /** Piper VITS voices over Compute: the encoder stage (CPU) and the HiFi-GAN decoder stage (any backend). */

@@ -22,6 +22,13 @@ struct WhisperParityTests {
             let tokens: [Int32]
             let firstStepTopIds: [Int]
             let firstStepTopValues: [Float]
+            let segments: [ReferenceSegment]
+        }
+        struct ReferenceSegment: Decodable {
+            let start: Double
+            let end: Double
+            let text: String
+            let tokens: [Int32]
         }
         let melFrameStride: Int
         let encoderRows: [Int]
@@ -123,6 +130,22 @@ struct WhisperParityTests {
             #expect(worst <= 1e-3, "\(clip.clip): first-step logits max |Δ| \(worst)")
             let tokens = try decoder.decode(audio: audio, prompt: [50257, 50362])
             #expect(tokens == clip.tokens.filter { $0 != 50256 }, "\(clip.clip)")
+        }
+    }
+
+    @Test("long-form greedy transcription gives faster-whisper's segments: tokens, text and times")
+    func transcription() throws {
+        let loaded = try Self.loaded.get()
+        let reference = try Self.reference.get()
+        let resolved = try ModelStore().installedModel(named: "whisper-tiny.en")
+        let transcriber = try WhisperTranscriber(
+            model: loaded.model, tokenizer: try WhisperTokenizer(directory: resolved.directory), config: loaded.config)
+        for clip in reference.clips {
+            let segments = try transcriber.transcribe(try Self.samples(clip.clip))
+            #expect(segments.map(\.tokens) == clip.segments.map(\.tokens), "\(clip.clip)")
+            #expect(segments.map(\.text) == clip.segments.map(\.text), "\(clip.clip)")
+            let times = segments.map { [($0.start * 100).rounded() / 100, ($0.end * 100).rounded() / 100] }
+            #expect(times == clip.segments.map { [$0.start, $0.end] }, "\(clip.clip)")
         }
     }
 

@@ -3,8 +3,9 @@
 
 Writes a small JSON fixture: for each clip, a strided sample of the log-mel features (faster-whisper's
 FeatureExtractor), a few rows of the encoder output and the first decoder step's log-probabilities
-(CTranslate2, float32 on the CPU), and the greedy token sequence without timestamps, with the same
-suppression rules Hark applies (suppress_blank, suppress_tokens = [-1]).
+(CTranslate2, float32 on the CPU), the greedy token sequence without timestamps, with the same
+suppression rules Hark applies (suppress_blank, suppress_tokens = [-1]), and faster-whisper's greedy long-form
+transcription (segments with times, text and tokens).
 
 Run it in a venv with faster-whisper installed:
     python3 -m venv /tmp/fw-venv && /tmp/fw-venv/bin/pip install faster-whisper
@@ -19,6 +20,7 @@ import wave
 
 import ctranslate2
 import numpy as np
+from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.feature_extractor import FeatureExtractor
 
@@ -45,6 +47,8 @@ def main():
 
     model = ctranslate2.models.Whisper(args.model, device="cpu", compute_type="float32")
     extractor = FeatureExtractor(feature_size=model.n_mels)
+    # The same model through faster-whisper's long-form transcription: greedy, its default fallback rules.
+    whisper = WhisperModel(args.model, device="cpu", compute_type="float32", cpu_threads=2)
     manifest = pathlib.Path(args.speech) / "manifest.tsv"
     clips = [line.split("\t")[0] for line in manifest.read_text().splitlines()[1:] if line.strip()]
     out = {"model": "whisper-tiny.en", "ctranslate2": ctranslate2.__version__, "mel_frame_stride": MEL_FRAME_STRIDE,
@@ -71,6 +75,11 @@ def main():
             "tokens": result.sequences_ids[0],
             "no_speech_prob": float(result.no_speech_prob),
         }
+        segments, _ = whisper.transcribe(audio, beam_size=1, vad_filter=False)
+        entry["segments"] = [
+            {"start": round(seg.start, 2), "end": round(seg.end, 2), "text": seg.text, "tokens": seg.tokens}
+            for seg in segments
+        ]
         if name in DETAILED:
             entry["mel_sampled"] = features[:, :3000:MEL_FRAME_STRIDE].T.round(5).tolist()
             entry["encoder_sampled"] = encoded[ENCODER_ROWS].round(5).tolist()
