@@ -69,10 +69,14 @@ let package = Package(
             name: "Phonemizer", dependencies: ["CEspeakNG", .product(name: "Logging", package: "swift-log")]),
         /** Small codecs at the C edge (zlib) that model-side code measures with. */
         .target(name: "Codecs", dependencies: ["CZlib"]),
+        /** Voice-activity detection: Silero VAD over Compute and faster-whisper's speech chunking. */
+        .target(name: "VoiceActivity", dependencies: ["Tensors", "Compute"], swiftSettings: optimise),
         /** Whisper speech to text over Compute: log-mel, encoder, decoder with KV cache, decoding rules. */
         .target(
             name: "WhisperSTT",
-            dependencies: ["Tensors", "Compute", "Codecs", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Tensors", "Compute", "Codecs", "VoiceActivity", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: optimise),
 
         /** Piper VITS voices over Compute: the encoder stage (CPU) and the HiFi-GAN decoder stage (any backend). */
@@ -111,6 +115,7 @@ let package = Package(
         .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),
         .testTarget(name: "PhonemizerTests", dependencies: ["Phonemizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PiperTTSTests", dependencies: ["PiperTTS", "Tensors", "Compute", "ModelStore"]),
+        .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore"]),
         .testTarget(name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore"]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),

@@ -1,4 +1,4 @@
-/// The three roles a model plays in Hark; each has its own catalog and its own folder in the data directory.
+/// The roles a model plays in Hark; each has its own catalog and its own folder in the data directory.
 public enum ModelKind: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
     /// A Piper voice: a `.onnx` file and its `.onnx.json` configuration.
     case voice
@@ -6,6 +6,8 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable, CustomStringConv
     case stt
     /// A language model: one GGUF file.
     case llm
+    /// A voice-activity detector (Silero VAD): one ONNX file.
+    case vad
 
     /// The folder, under the data directory, that holds one subfolder per installed model of this kind.
     public var directoryName: String {
@@ -13,6 +15,7 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable, CustomStringConv
         case .voice: "voices"
         case .stt: "stt"
         case .llm: "llm"
+        case .vad: "vad"
         }
     }
 
@@ -22,6 +25,7 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable, CustomStringConv
         case .voice: "voices/catalog.json"
         case .stt: "Resources/models/stt.json"
         case .llm: "Resources/models/llm.json"
+        case .vad: "Resources/models/vad.json"
         }
     }
 
@@ -37,6 +41,7 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable, CustomStringConv
         case .voice: path.hasSuffix(".onnx")
         case .stt: path == "model.bin" || path.hasSuffix("/model.bin")
         case .llm: path.hasSuffix(".gguf")
+        case .vad: path.hasSuffix(".onnx")
         }
     }
 
@@ -46,6 +51,7 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable, CustomStringConv
         case .voice: ".onnx"
         case .stt: "model.bin"
         case .llm: ".gguf"
+        case .vad: ".onnx"
         }
     }
 

@@ -217,7 +217,7 @@ public struct ModelStore: Sendable {
                 let files = FileSystem.regularFiles(in: url)
                 return ResolvedModel(
                     kind: kind, name: url.lastPathComponent, directory: url, location: url, files: files)
-            case .voice, .llm:
+            case .voice, .llm, .vad:
                 let candidates = FileSystem.regularFiles(in: url).filter { kind.isPrimaryFile($0.lastPathComponent) }
                 guard candidates.count == 1, let file = candidates.first else {
                     let found = candidates.isEmpty ? "none" : "\(candidates.count)"
@@ -246,7 +246,10 @@ public struct ModelStore: Sendable {
             return ResolvedModel(
                 kind: kind, name: url.deletingPathExtension().lastPathComponent, directory: folder, location: url,
                 files: [url, config])
-        case .llm:
+        case .llm, .vad:
+            guard kind.isPrimaryFile(url.lastPathComponent) else {
+                throw .unusablePath(url, kind: kind, reason: "expected a \(kind.primaryFileSuffix) file")
+            }
             return ResolvedModel(
                 kind: kind, name: url.deletingPathExtension().lastPathComponent, directory: folder, location: url,
                 files: [url])

@@ -74,7 +74,10 @@ enum TestCatalogs {
     static let llm = ModelCatalog(
         kind: .llm, models: [entry("tiny-llm", isDefault: true, files: [file("tiny.gguf", Vector.twoBlocks)])])
 
-    static let all = [voice, stt, llm]
+    static let vad = ModelCatalog(
+        kind: .vad, models: [entry("tiny-vad", isDefault: true, files: [file("tiny-vad.onnx", Vector.abc)])])
+
+    static let all = [voice, stt, llm, vad]
 
     /// Writes every file of `entry` with its vector's contents into the store's folder for it.
     static func install(_ entry: ModelEntry, kind: ModelKind, in store: ModelStore) throws {
