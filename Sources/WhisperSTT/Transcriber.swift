@@ -10,6 +10,7 @@ import Codecs
 import Compute
 import Foundation
 import Tensors
+import VoiceActivity
 
 /// How to transcribe; the defaults are faster-whisper's `transcribe()` defaults with greedy search.
 public struct TranscriptionOptions: Codable, Sendable, Equatable {
@@ -36,6 +37,9 @@ public struct TranscriptionOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Language code for multilingual models (nil: English for English-only models, else "en").
     public var language: String?
+    /// Transcribe only the speech a voice-activity detector finds (nil: the whole audio), as
+    /// faster-whisper's `vad_filter`; audio with no speech gives no segments.
+    public var voiceActivity: VADOptions? = VADOptions()
 
     public init() {}
 }
@@ -62,27 +66,57 @@ public struct WhisperTranscriber: Sendable {
     public let tokenizer: WhisperTokenizer
     public let config: WhisperConfig
     public let features: LogMelSpectrogram
+    /// The speech detector behind `TranscriptionOptions.voiceActivity`; nil falls back to `EnergyVAD`.
+    public let detector: SileroVAD?
 
-    public init(model: WhisperModel, tokenizer: WhisperTokenizer, config: WhisperConfig) throws {
+    public init(model: WhisperModel, tokenizer: WhisperTokenizer, config: WhisperConfig, detector: SileroVAD? = nil)
+        throws
+    {
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
+        self.detector = detector
         features = try LogMelSpectrogram(melCount: model.hyperparameters.melCount, engine: model.engine)
     }
 
     /// Loads the CTranslate2 Whisper model in `directory` (model.bin, config.json, vocabulary) for `engine`.
-    public init(directory: URL, engine: ComputeEngine) throws {
+    public init(directory: URL, engine: ComputeEngine, detector: SileroVAD? = nil) throws {
         let file = try CTranslate2Model(path: directory.appending(path: "model.bin").path)
         try self.init(
             model: try WhisperModel(file, engine: engine), tokenizer: try WhisperTokenizer(directory: directory),
-            config: try WhisperConfig.load(from: directory.appending(path: "config.json")))
+            config: try WhisperConfig.load(from: directory.appending(path: "config.json")), detector: detector)
     }
 
-    /// Transcribes `samples` (16 kHz mono), calling `progress` with each segment as it is found.
+    /// Transcribes `samples` (16 kHz mono), calling `progress` with each segment as it is found. With
+    /// `options.voiceActivity`, only the detected speech is transcribed and times refer to the original audio.
     public func transcribe(
         _ samples: [Float], options: TranscriptionOptions = TranscriptionOptions(),
         progress: (Segment) -> Void = { _ in }
     ) throws -> [Segment] {
+        guard let vadOptions = options.voiceActivity else {
+            return try transcribeWhole(samples, options: options, progress: progress)
+        }
+        let probabilities = try detector?.probabilities(samples) ?? EnergyVAD().probabilities(samples)
+        let chunks = SpeechTimestamps.chunks(
+            probabilities: probabilities, sampleCount: samples.count, options: vadOptions)
+        guard !chunks.isEmpty else { return [] }
+        let map = SpeechTimeMap(chunks: chunks)
+        return try transcribeWhole(SpeechTimeMap.collect(samples, chunks: chunks), options: options) { segment in
+            progress(Self.restored(segment, map))
+        }.map { Self.restored($0, map) }
+    }
+
+    static func restored(_ segment: Segment, _ map: SpeechTimeMap) -> Segment {
+        var s = segment
+        s.start = map.originalTime(segment.start)
+        s.end = map.originalTime(segment.end, isEnd: true)
+        return s
+    }
+
+    /// Transcribes all of `samples`, window after window.
+    func transcribeWhole(_ samples: [Float], options: TranscriptionOptions, progress: (Segment) -> Void) throws
+        -> [Segment]
+    {
         let mel = try features.compute(samples)
         let contentFrames = mel.shape[1] - 1
         let perFrame = Double(LogMelSpectrogram.hopLength) / Double(LogMelSpectrogram.sampleRate)

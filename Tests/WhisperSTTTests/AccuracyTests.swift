@@ -1,0 +1,71 @@
+import Compute
+import Foundation
+import ModelStore
+import Testing
+import VoiceActivity
+import WhisperSTT
+
+/// Word error rate on the recordings of shared/testdata/speech (manifest.tsv), Hark with its defaults
+/// (greedy, Silero VAD gate) against faster-whisper tiny.en greedy without VAD (the fixture's segments),
+/// both scored with the same normaliser; and silence on every non-speech clip.
+@Suite("Whisper accuracy on the test recordings", .serialized)
+struct AccuracyTests {
+    /// Lower case, digits and letters kept, apostrophes inside words kept, everything else a space.
+    static func normalize(_ text: String) -> [String] {
+        let mapped = text.lowercased().map { c -> Character in
+            c.isLetter || c.isNumber || c == "'" ? c : " "
+        }
+        return String(mapped).split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
+            .filter { !$0.isEmpty }
+    }
+
+    /// Word-level edit distance.
+    static func edits(_ hypothesis: [String], _ reference: [String]) -> Int {
+        var row = Array(0...reference.count)
+        for (i, h) in hypothesis.enumerated() {
+            var previous = row[0]
+            row[0] = i + 1
+            for (j, r) in reference.enumerated() {
+                let current = row[j + 1]
+                row[j + 1] = min(row[j + 1] + 1, row[j] + 1, previous + (h == r ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[reference.count]
+    }
+
+    @Test("WER ≤ faster-whisper's greedy WER + 0.5 points; non-speech clips give empty transcripts")
+    func wordErrorRate() throws {
+        let store = try ModelStore()
+        let stt = try store.installedModel(named: "whisper-tiny.en")
+        let engine = ComputeEngine()
+        let vad = try SileroVAD(path: try store.installedModel(named: "silero-vad-16k").location.path, engine: engine)
+        let transcriber = try WhisperTranscriber(directory: stt.directory, engine: engine, detector: vad)
+        let manifest = try String(
+            contentsOf: WhisperParityTests.speechDirectory.appending(path: "manifest.tsv"), encoding: .utf8)
+        let reference = try WhisperParityTests.reference.get()
+        var errors = (hark: 0, fasterWhisper: 0)
+        var words = 0
+        for line in manifest.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            let (clip, truth) = (fields[0], fields[2])
+            let segments = try transcriber.transcribe(try WhisperParityTests.samples(clip))
+            let text = segments.map(\.text).joined()
+            if truth.isEmpty {
+                #expect(
+                    text.trimmingCharacters(in: .whitespaces).isEmpty, "\(clip): non-speech transcribed as '\(text)'")
+                continue
+            }
+            let expected = Self.normalize(truth)
+            let fw = reference.clips.first { $0.clip == clip }!.segments.map(\.text).joined()
+            errors.hark += Self.edits(Self.normalize(text), expected)
+            errors.fasterWhisper += Self.edits(Self.normalize(fw), expected)
+            words += expected.count
+        }
+        let hark = 100 * Double(errors.hark) / Double(words)
+        let fasterWhisper = 100 * Double(errors.fasterWhisper) / Double(words)
+        #expect(
+            hark <= fasterWhisper + 0.5, "WER: Hark \(hark) %, faster-whisper \(fasterWhisper) % over \(words) words")
+        print("WER over \(words) words: Hark \(hark) %, faster-whisper greedy \(fasterWhisper) %")
+    }
+}
