@@ -90,7 +90,10 @@ let package = Package(
             name: "speak", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "transcribe",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "WhisperSTT", "VoiceActivity", "AudioIO", "ModelStore", "Compute",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "harkd", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         /** Lists, locates, verifies and inspects the models in the catalogs. */

@@ -1,13 +1,138 @@
 import ArgumentParser
+import AudioIO
+import Compute
+import Foundation
+import ModelStore
+import VoiceActivity
+import WhisperSTT
 
-/// Speech to text with Whisper. The model code lands with its own issue; until then this says so plainly.
+/// Speech to text with Whisper on Hark's own engine, with whisper.cpp's command-line habits.
 @main
-struct Command: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "transcribe", abstract: "Speech to text with Whisper.")
+struct Transcribe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transcribe", abstract: "Transcribe speech in sound files with Whisper.",
+        discussion: """
+            Reads any file libsndfile reads (WAV, FLAC, OGG…), any rate and channel count, or a WAV on stdin (-). \
+            Prints the text; -otxt/-osrt/-ovtt/-oj also write files next to the input (or at -of BASE).
+            """)
 
-    @Argument(parsing: .allUnrecognized, help: .hidden) var rest: [String] = []
+    @Argument(help: "Sound files to transcribe ('-' reads one from standard input).")
+    var files: [String]
+
+    @Option(
+        name: .shortAndLong,
+        help: "Whisper model: a catalog name or a CTranslate2 folder (default: the catalog's default).")
+    var model: String?
+
+    @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: [.short, .long], help: "Language code for multilingual models (English-only models ignore it).")
+    var language: String?
+
+    @Option(help: "Beam size (1: greedy; beam search is not available yet).")
+    var beamSize = 1
+
+    @Option(help: "Compute backend.")
+    var backend = "cpu"
+
+    @Flag(help: "Decode without timestamp tokens (one segment per 30 s window).")
+    var noTimestamps = false
+
+    @Flag(help: "Transcribe the whole audio, without the voice-activity gate.")
+    var noVad = false
+
+    @Flag(name: .customLong("otxt", withSingleDash: true), help: "Write BASE.txt.")
+    var outputText = false
+    @Flag(name: .customLong("osrt", withSingleDash: true), help: "Write BASE.srt.")
+    var outputSRT = false
+    @Flag(name: .customLong("ovtt", withSingleDash: true), help: "Write BASE.vtt.")
+    var outputVTT = false
+    @Flag(name: .customLong("oj", withSingleDash: true), help: "Write BASE.json (whisper.cpp's layout).")
+    var outputJSON = false
+    @Option(name: .customLong("of", withSingleDash: true), help: "Output base name (default: the input path).")
+    var outputBase: String?
+
+    func validate() throws {
+        guard beamSize == 1 else {
+            throw ValidationError("--beam-size \(beamSize): only greedy decoding (1) is available yet")
+        }
+        guard backend == "cpu" else { throw ValidationError("unknown backend '\(backend)' (available: cpu)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if outputBase != nil && files.count > 1 { throw ValidationError("-of names one output; give one input file") }
+        if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input can be read once") }
+    }
 
     func run() throws {
-        throw ValidationError("transcribe is not built yet: this part of Hark has not landed.")
+        let store = try ModelStore()
+        let stt = try store.resolve(model, kind: .stt)
+        let engine = ComputeEngine(threads: threads)
+        var detector: SileroVAD? = nil
+        if !noVad {
+            if let vad = try? store.defaultModel(.vad) {
+                detector = try SileroVAD(path: vad.location.path, engine: engine)
+            } else {
+                warn("the Silero VAD model is not installed (scripts/fetch-models); using the energy gate")
+            }
+        }
+        let transcriber = try WhisperTranscriber(directory: stt.location, engine: engine, detector: detector)
+        var options = TranscriptionOptions()
+        options.withoutTimestamps = noTimestamps
+        options.language = language
+        if noVad { options.voiceActivity = nil }
+
+        var failed = false
+        for file in files {
+            do {
+                try transcribe(file, with: transcriber, options: options, modelName: stt.name)
+            } catch {
+                warn("\(file): \(error)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode.failure }
+    }
+
+    private func transcribe(
+        _ file: String, with transcriber: WhisperTranscriber, options: TranscriptionOptions, modelName: String
+    ) throws {
+        let input = file == "-" ? try SoundFile.readStandardInput() : try SoundFile.read(path: file)
+        guard input.frameCount > 0 else { throw ValidationError("no audio in it") }
+        var audio = input.mixedToMono()
+        if audio.sampleRate != LogMelSpectrogram.sampleRate {
+            audio = try audio.resampled(to: LogMelSpectrogram.sampleRate)
+        }
+        let duration = audio.duration
+        let showProgress = isatty(STDERR_FILENO) == 1 && duration > 60
+        let segments = try transcriber.transcribe(audio.samples, options: options) { segment in
+            if showProgress { progressBar(segment.end / duration) }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print(TranscriptFormat.txt.render(segments), terminator: "")
+
+        let formats = [
+            (outputText, TranscriptFormat.txt), (outputSRT, .srt), (outputVTT, .vtt), (outputJSON, .json),
+        ].filter(\.0).map(\.1)
+        let base = outputBase ?? (file == "-" ? "stdin" : file)
+        for format in formats {
+            let path = "\(base).\(format.fileExtension)"
+            let text = format.render(segments, model: modelName, language: options.language ?? "en")
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    private func progressBar(_ fraction: Double) {
+        let width = 40
+        let done = Int((min(1, max(0, fraction)) * Double(width)).rounded())
+        let bar = String(repeating: "#", count: done) + String(repeating: " ", count: width - done)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(Int(fraction * 100)) %".utf8))
+    }
+
+    private func warn(_ message: String) {
+        FileHandle.standardError.write(Data("transcribe: \(message)\n".utf8))
     }
 }

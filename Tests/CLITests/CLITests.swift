@@ -55,11 +55,62 @@ struct CLITests {
         #expect(output.contains(truncated.path) && output.contains("truncated at byte"), "\(output)")
     }
 
-    @Test("the executables whose parts have not landed say so and fail", arguments: ["speak", "transcribe", "harkd"])
+    @Test("the executables whose parts have not landed say so and fail", arguments: ["speak", "harkd"])
     func notBuiltYet(product: String) throws {
         let (status, output) = try run(product, ["hello"])
         #expect(status != 0)
         #expect(output.contains("not built yet"))
+    }
+
+    static let speech = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appending(path: "shared/testdata/speech")
+
+    @Test("transcribe prints the words of a recording and writes SubRip, WebVTT, text and JSON files")
+    func transcribe() throws {
+        let out = FileManager.default.temporaryDirectory.appending(path: "hark-transcribe-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let (status, output) = try run(
+            "transcribe",
+            [
+                Self.speech.appending(path: "jfk_inaugural_1961.wav").path, "-osrt", "-ovtt", "-otxt", "-oj", "-of",
+                out.path,
+            ])
+        #expect(status == 0, "\(output)")
+        #expect(output.lowercased().contains("ask not what your country can do for you"))
+        let srt = try String(contentsOf: out.appendingPathExtension("srt"), encoding: .utf8)
+        #expect(srt.hasPrefix("1\n00:00:00,000 --> 00:00:0"))
+        let vtt = try String(contentsOf: out.appendingPathExtension("vtt"), encoding: .utf8)
+        #expect(vtt.hasPrefix("WEBVTT\n\n00:00:00.000 --> "))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathExtension("json")))
+        #expect(((json as? [String: Any])?["transcription"] as? [Any])?.isEmpty == false)
+        #expect(try String(contentsOf: out.appendingPathExtension("txt"), encoding: .utf8).contains("your country"))
+    }
+
+    @Test("transcribe reads a WAV on standard input, and gives nothing for a recording without speech")
+    func transcribeStandardInputAndSilence() throws {
+        let process = Process()
+        process.executableURL = productsDirectory.appending(path: "transcribe")
+        process.arguments = ["-"]
+        process.standardInput = try FileHandle(forReadingFrom: Self.speech.appending(path: "timit_LDC93S1.wav"))
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(text.lowercased().contains("greasy wash water"))
+
+        let (status, output) = try run(
+            "transcribe", [Self.speech.appending(path: "nonspeech_picovoice_leopard_empty.wav").path])
+        #expect(status == 0)
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(output)")
+    }
+
+    @Test("transcribe refuses a file that is not audio with a message naming it")
+    func transcribeBadInput() throws {
+        let (status, output) = try run("transcribe", ["/etc/hostname"])
+        #expect(status != 0)
+        #expect(output.contains("/etc/hostname") && output.contains("cannot read audio"))
     }
 
     @Test("hark-bench parity passes on the CPU backend")
