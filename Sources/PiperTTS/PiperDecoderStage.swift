@@ -1,0 +1,185 @@
+// Piper's decoder, HiFi-GAN, on whichever backend the engine binds: rhasspy/piper's piper_train/vits/models.py
+// (Generator) and modules.py (ResBlock1, ResBlock2), https://github.com/rhasspy/piper/tree/master/src/python/piper_train/vits.
+// Weight norm was removed at export, so every weight is a plain conv weight. It is a pure convolution stack
+// with a receptive field of about ±11 frames (research/piper.md §1.3, §3.4), so a frame range decoded with
+// at least 12 frames of margin per side, margins trimmed, equals the same range of a one-shot decode.
+//
+// Shapes: I = latent channels, F = frames, U = the first stage's channels, C = a stage's channels (U / 2^(i+1)),
+//         L = a stage's length (frames × the rates so far), N = samples = frames × hop, G = speaker width.
+
+import Compute
+import Tensors
+
+/// The decoder stage of a Piper voice: latent frames → waveform, on the engine's bound backend.
+public struct PiperDecoderStage: Sendable {
+    /// A transposed conv prepared for the engine, with its node's stride and padding.
+    struct Upsample: Sendable {
+        let weight: PreparedWeight  // [C_in, C_out, k]
+        let bias: Tensor?  // [C_out]
+        let params: ConvTranspose1DParams
+    }
+
+    /// ResBlock2: `first` only; ResBlock1: `first` (dilated) and `second` (dilation 1) in pairs.
+    struct ResidualBlock: Sendable {
+        let first: [PreparedConv]  // [C, C, k]
+        let second: [PreparedConv]  // [C, C, k]
+    }
+
+    struct Stage: Sendable {
+        let upsample: Upsample
+        let blocks: [ResidualBlock]
+    }
+
+    /// Frames of context on each side that make a chunk equal to the one-shot decode (receptive field ±11).
+    public static let minimumMargin = 12
+
+    /// The voice's sizes.
+    public let architecture: PiperArchitecture
+    /// The engine the decoder's ops go to (its bound backend first, the CPU for what it declines).
+    public let engine: ComputeEngine
+    let convPre: PreparedConv  // [U, I, 7]
+    let condition: PreparedConv?  // [U, G, 1]
+    let stages: [Stage]
+    let convPost: PreparedConv  // [1, C_last, 7], no bias
+
+    /// Prepares the decoder weights for `engine`'s backend.
+    init(weights w: PiperGraphWeights, architecture a: PiperArchitecture, engine: ComputeEngine) throws(PiperError) {
+        architecture = a
+        self.engine = engine
+        convPre = try prepareConv(w, "dec.conv_pre", engine)
+        condition = a.isMultiSpeaker ? try prepareConv(w, "dec.cond", engine) : nil
+        let perStage = a.resblockKernels.count
+        var stages: [Stage] = []
+        for i in a.upsampleRates.indices {
+            let up = try w.conv("dec.ups.\(i)")
+            guard up.pads.0 == up.pads.1 else {
+                throw PiperError(.unsupportedVoice, "dec.ups.\(i) pads its two sides differently", path: w.path)
+            }
+            let params = ConvTranspose1DParams(
+                stride: up.stride, dilation: up.dilation, padding: up.pads.0, groups: up.group)
+            let weight = try computing { () throws(ComputeError) in
+                try engine.prepare(up.weight, for: .convTranspose1d(params))
+            }
+            var blocks: [ResidualBlock] = []
+            for j in 0..<perStage {
+                let p = "dec.resblocks.\(i * perStage + j)"
+                let dilations = a.resblockDilations[j].indices
+                switch a.resblock {
+                case .one:
+                    blocks.append(
+                        ResidualBlock(
+                            first: try dilations.map { k throws(PiperError) in
+                                try prepareConv(w, "\(p).convs1.\(k)", engine)
+                            },
+                            second: try dilations.map { k throws(PiperError) in
+                                try prepareConv(w, "\(p).convs2.\(k)", engine)
+                            }))
+                case .two:
+                    blocks.append(
+                        ResidualBlock(
+                            first: try dilations.map { k throws(PiperError) in
+                                try prepareConv(w, "\(p).convs.\(k)", engine)
+                            },
+                            second: []))
+                }
+            }
+            stages.append(
+                Stage(upsample: Upsample(weight: weight, bias: up.bias?.toF32(), params: params), blocks: blocks))
+        }
+        self.stages = stages
+        convPost = try prepareConv(w, "dec.conv_post", engine)
+    }
+
+    // MARK: - Decoding
+
+    /// The whole waveform of `latent`: `frameCount × hop` samples in [−1, 1].
+    public func decode(_ latent: PiperLatent) throws(PiperError) -> [Float] {
+        try decode(latent, frames: 0..<latent.frameCount)
+    }
+
+    /// The samples of frames `frames` of `latent` (`frames.count × hop` of them), decoded from those frames plus
+    /// `margin` frames of context on each side that are then trimmed off.
+    ///
+    /// - Important: With `margin ≥ minimumMargin`, consecutive ranges concatenate to the one-shot waveform
+    ///   (equal to float rounding): no crossfade is needed.
+    /// - Throws: `PiperError` `.invalidInput` for a range outside the latent or a negative margin.
+    public func decode(_ latent: PiperLatent, frames: Range<Int>, margin: Int = minimumMargin) throws(PiperError)
+        -> [Float]
+    {
+        let total = latent.frameCount
+        guard frames.lowerBound >= 0, frames.upperBound <= total, !frames.isEmpty, margin >= 0 else {
+            throw .input("cannot decode frames \(frames) of \(total) with a margin of \(margin)")
+        }
+        let lower = max(0, frames.lowerBound - margin)
+        let upper = min(total, frames.upperBound + margin)
+        let window = lower == 0 && upper == total ? latent.z : latent.z.columns(lower..<upper)
+        let audio = try computing { () throws(ComputeError) in try generate(window, speaker: latent.speaker) }
+        let hop = architecture.hopLength
+        let start = (frames.lowerBound - lower) * hop
+        return audio.withUnsafeFloats { Array($0[start..<(start + frames.count * hop)]) }
+    }
+
+    /// Frame ranges that cover `frameCount` frames for streaming: a small first chunk (early first audio), then
+    /// each chunk twice the last up to `maximumChunk` (fewer, larger decoder calls). A remainder shorter than
+    /// `firstChunk` joins the chunk before it.
+    public static func chunks(frameCount: Int, firstChunk: Int = 32, maximumChunk: Int = 256) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        var size = max(1, firstChunk)
+        let largest = max(size, maximumChunk)
+        while start < frameCount {
+            var end = min(frameCount, start + size)
+            if frameCount - end < max(1, firstChunk) { end = frameCount }
+            ranges.append(start..<end)
+            start = end
+            size = min(2 * size, largest)
+        }
+        return ranges
+    }
+
+    // MARK: - HiFi-GAN
+
+    /// z `[I, F]` → waveform `[1, F · hop]`.
+    func generate(_ z: Tensor, speaker: Tensor?) throws(ComputeError) -> Tensor {
+        var x = try convPre(z, engine)  // [U, F]
+        if let speaker, let condition { try engine.add(&x, try condition(speaker, engine)) }
+        for stage in stages {
+            try engine.activation(.leakyReLU(slope: 0.1), &x)
+            let up = stage.upsample
+            x = try engine.convTranspose1d(x, up.weight, bias: up.bias, params: up.params)  // [C, L]
+            var sum: Tensor? = nil
+            for block in stage.blocks {
+                let y = try residual(block, x)
+                if sum == nil {
+                    sum = y
+                } else {
+                    try engine.add(&sum!, y)
+                }
+            }
+            x = sum!
+            try engine.mul(&x, Tensor(shape: [1], floats: [1 / Float(stage.blocks.count)]))
+        }
+        try engine.activation(.leakyReLU(slope: 0.01), &x)
+        x = try convPost(x, engine)  // [1, N]
+        try engine.activation(.tanh, &x)
+        return x
+    }
+
+    /// One residual block: per dilation x += conv(lrelu(x)) (ResBlock2), or x += conv2(lrelu(conv1(lrelu(x))))
+    /// (ResBlock1).
+    private func residual(_ block: ResidualBlock, _ input: Tensor) throws(ComputeError) -> Tensor {
+        var x = input
+        for (k, conv) in block.first.enumerated() {
+            var y = x
+            try engine.activation(.leakyReLU(slope: 0.1), &y)
+            y = try conv(y, engine)
+            if k < block.second.count {
+                try engine.activation(.leakyReLU(slope: 0.1), &y)
+                y = try block.second[k](y, engine)
+            }
+            try engine.add(&y, x)
+            x = y
+        }
+        return x
+    }
+}
