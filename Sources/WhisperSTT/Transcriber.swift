@@ -91,17 +91,20 @@ public struct WhisperTranscriber: Sendable {
     /// `options.voiceActivity`, only the detected speech is transcribed and times refer to the original audio.
     public func transcribe(
         _ samples: [Float], options: TranscriptionOptions = TranscriptionOptions(),
-        progress: (Segment) -> Void = { _ in }
+        profile: TranscriptionProfile = TranscriptionProfile(), progress: (Segment) -> Void = { _ in }
     ) throws -> [Segment] {
         guard let vadOptions = options.voiceActivity else {
-            return try transcribeWhole(samples, options: options, progress: progress)
+            return try transcribeWhole(samples, options: options, profile: profile, progress: progress)
         }
-        let probabilities = try detector?.probabilities(samples) ?? EnergyVAD().probabilities(samples)
+        let probabilities = try profile.measure(.voiceActivity) {
+            try detector?.probabilities(samples) ?? EnergyVAD().probabilities(samples)
+        }
         let chunks = SpeechTimestamps.chunks(
             probabilities: probabilities, sampleCount: samples.count, options: vadOptions)
         guard !chunks.isEmpty else { return [] }
         let map = SpeechTimeMap(chunks: chunks)
-        return try transcribeWhole(SpeechTimeMap.collect(samples, chunks: chunks), options: options) { segment in
+        let speech = SpeechTimeMap.collect(samples, chunks: chunks)
+        return try transcribeWhole(speech, options: options, profile: profile) { segment in
             progress(Self.restored(segment, map))
         }.map { Self.restored($0, map) }
     }
@@ -114,10 +117,11 @@ public struct WhisperTranscriber: Sendable {
     }
 
     /// Transcribes all of `samples`, window after window.
-    func transcribeWhole(_ samples: [Float], options: TranscriptionOptions, progress: (Segment) -> Void) throws
-        -> [Segment]
-    {
-        let mel = try features.compute(samples)
+    func transcribeWhole(
+        _ samples: [Float], options: TranscriptionOptions, profile: TranscriptionProfile,
+        progress: (Segment) -> Void
+    ) throws -> [Segment] {
+        let mel = try profile.measure(.logMel) { try features.compute(samples) }
         let contentFrames = mel.shape[1] - 1
         let perFrame = Double(LogMelSpectrogram.hopLength) / Double(LogMelSpectrogram.sampleRate)
         let window = LogMelSpectrogram.framesPerWindow
@@ -129,9 +133,13 @@ public struct WhisperTranscriber: Sendable {
         while seek < contentFrames {
             let timeOffset = Double(seek) * perFrame
             let segmentSize = min(window, contentFrames - seek)
-            let audio = try model.encode(Self.window(mel, from: seek, count: segmentSize, size: window))
+            let audio = try profile.measure(.encoder) {
+                try model.encode(Self.window(mel, from: seek, count: segmentSize, size: window))
+            }
             let prompt = self.prompt(previous: Array(allTokens[promptResetSince...]), options: options)
-            let decoded = try decodeWithFallback(audio: audio, prompt: prompt, options: options, rng: &rng)
+            let decoded = try profile.measure(.decoder, count: 0) {
+                try decodeWithFallback(audio: audio, prompt: prompt, options: options, profile: profile, rng: &rng)
+            }
 
             if let threshold = options.noSpeechThreshold, decoded.noSpeechProbability > threshold,
                 !(options.logProbThreshold.map { decoded.averageLogProbability > $0 } ?? false)
@@ -206,9 +214,10 @@ public struct WhisperTranscriber: Sendable {
         var noSpeechProbability: Double
     }
 
-    func decodeWithFallback(audio: Tensor, prompt: [Int32], options: TranscriptionOptions, rng: inout SeededRandom)
-        throws -> Decoded
-    {
+    func decodeWithFallback(
+        audio: Tensor, prompt: [Int32], options: TranscriptionOptions, profile: TranscriptionProfile,
+        rng: inout SeededRandom
+    ) throws -> Decoded {
         var all: [Decoded] = []
         var belowThreshold: [Decoded] = []
         for temperature in options.temperatures {
@@ -216,6 +225,7 @@ public struct WhisperTranscriber: Sendable {
             var best: (tokens: [Int32], sum: Double, noSpeech: Double)? = nil
             for _ in 0..<samples {
                 let r = try decode(audio: audio, prompt: prompt, temperature: temperature, options: options, rng: &rng)
+                profile.count(.decoder, r.tokens.count + 1)
                 // CTranslate2 ranks hypotheses by cumulative log-probability over length (length_penalty 1).
                 let score = r.sum / Double(max(1, r.tokens.count))
                 if best == nil || score > best!.sum / Double(max(1, best!.tokens.count)) { best = r }

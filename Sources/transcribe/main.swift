@@ -42,6 +42,9 @@ struct Transcribe: ParsableCommand {
     @Flag(help: "Transcribe the whole audio, without the voice-activity gate.")
     var noVad = false
 
+    @Flag(help: "Print load time and time per stage (VAD, log-mel, encoder, decoder per token) to stderr.")
+    var profile = false
+
     @Flag(name: .customLong("otxt", withSingleDash: true), help: "Write BASE.txt.")
     var outputText = false
     @Flag(name: .customLong("osrt", withSingleDash: true), help: "Write BASE.srt.")
@@ -64,6 +67,7 @@ struct Transcribe: ParsableCommand {
     }
 
     func run() throws {
+        let loadStart = DispatchTime.now().uptimeNanoseconds
         let store = try ModelStore()
         let stt = try store.resolve(model, kind: .stt)
         let engine = ComputeEngine(threads: threads)
@@ -80,21 +84,31 @@ struct Transcribe: ParsableCommand {
         options.withoutTimestamps = noTimestamps
         options.language = language
         if noVad { options.voiceActivity = nil }
+        let timings = TranscriptionProfile()
+        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
 
         var failed = false
         for file in files {
             do {
-                try transcribe(file, with: transcriber, options: options, modelName: stt.name)
+                try transcribe(file, with: transcriber, options: options, profile: timings, modelName: stt.name)
             } catch {
                 warn("\(file): \(error)")
                 failed = true
+            }
+        }
+        if profile {
+            warn(String(format: "profile: model load %.3f s", loadSeconds))
+            for (stage, seconds, count) in timings.summary {
+                let per = count > 0 ? String(format: ", %.2f ms per %@", seconds * 1e3 / Double(count), stage == .decoder ? "token" : "call") : ""
+                warn(String(format: "profile: %@ %.3f s (%d)", stage.rawValue, seconds, count) + per)
             }
         }
         if failed { throw ExitCode.failure }
     }
 
     private func transcribe(
-        _ file: String, with transcriber: WhisperTranscriber, options: TranscriptionOptions, modelName: String
+        _ file: String, with transcriber: WhisperTranscriber, options: TranscriptionOptions,
+        profile: TranscriptionProfile, modelName: String
     ) throws {
         let input = file == "-" ? try SoundFile.readStandardInput() : try SoundFile.read(path: file)
         guard input.frameCount > 0 else { throw ValidationError("no audio in it") }
@@ -104,7 +118,7 @@ struct Transcribe: ParsableCommand {
         }
         let duration = audio.duration
         let showProgress = isatty(STDERR_FILENO) == 1 && duration > 60
-        let segments = try transcriber.transcribe(audio.samples, options: options) { segment in
+        let segments = try transcriber.transcribe(audio.samples, options: options, profile: profile) { segment in
             if showProgress { progressBar(segment.end / duration) }
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

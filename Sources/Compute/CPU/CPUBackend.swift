@@ -1,5 +1,8 @@
 import COpenBLAS
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Tensors
 
 /// The CPU backend: runs every op, and is the one every other backend falls back to.
@@ -17,6 +20,7 @@ public struct CPUBackend: Backend {
         let n = threads ?? System.activeProcessorCount
         self.threads = max(1, n)
         openblas_set_num_threads(Int32(self.threads))
+        System.keepLargeAllocations()
     }
 
     public func supports(_ op: Op) -> Bool {
@@ -334,7 +338,32 @@ public enum MatmulShape {
     }
 }
 
-/// The number of active cores, from the OS.
+/// What the CPU backend asks of the OS.
 enum System {
+    /// The number of active cores.
     static var activeProcessorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Activations of tens of megabytes (attention scores over 1500 positions, im2col buffers) are
+    /// allocated and freed op after op. glibc serves blocks above its mmap threshold (at most 32 MB) with
+    /// fresh mappings, so every such op paid for page faults and zeroing again; raising the thresholds keeps
+    /// freed blocks in the heap for the next op. Process-wide, set once.
+    static func keepLargeAllocations() {
+        #if canImport(Glibc)
+            _ = configured
+        #endif
+    }
+
+    #if canImport(Glibc)
+        private static let configured: Bool = {
+            // mallopt lives in <malloc.h>, which Swift's Glibc module does not export: look it up.
+            typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+            let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+            let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
+            let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+            _ = mallopt(mmapThreshold, 1 << 30)
+            _ = mallopt(trimThreshold, 1 << 30)
+            return true
+        }()
+    #endif
 }
