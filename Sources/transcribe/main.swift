@@ -99,7 +99,11 @@ struct Transcribe: ParsableCommand {
         if profile {
             warn(String(format: "profile: model load %.3f s", loadSeconds))
             for (stage, seconds, count) in timings.summary {
-                let per = count > 0 ? String(format: ", %.2f ms per %@", seconds * 1e3 / Double(count), stage == .decoder ? "token" : "call") : ""
+                let per =
+                    count > 0
+                    ? String(
+                        format: ", %.2f ms per %@", seconds * 1e3 / Double(count), stage == .decoder ? "token" : "call")
+                    : ""
                 warn(String(format: "profile: %@ %.3f s (%d)", stage.rawValue, seconds, count) + per)
             }
         }

@@ -1,9 +1,10 @@
 import COpenBLAS
 import Foundation
+import Tensors
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Tensors
 
 /// The CPU backend: runs every op, and is the one every other backend falls back to.
 ///
