@@ -150,13 +150,24 @@ public struct PreparedWeight: Sendable {
     public let native: Tensor?
     /// Name of the backend `native` belongs to.
     public let nativeBackend: String?
+    /// The CPU's compact copy for matrix-vector products: an f16 linear weight kept in f16, so decoding a
+    /// token reads half the bytes (Whisper's 51864×384 output projection: 40 MB instead of 80 MB).
+    public let compact: Tensor?
 
-    public init(original: Tensor, use: WeightUse, cpu: Tensor, native: Tensor?, nativeBackend: String?) {
+    public init(
+        original: Tensor, use: WeightUse, cpu: Tensor, native: Tensor?, nativeBackend: String?, compact: Tensor? = nil
+    ) {
         self.original = original
         self.use = use
         self.cpu = cpu
         self.native = native
         self.nativeBackend = nativeBackend
+        self.compact = compact
+    }
+
+    /// The compact copy `prepare` keeps for `weight`, if any.
+    static func compactForm(of weight: Tensor, use: WeightUse) -> Tensor? {
+        use == .linear && weight.dtype == .f16 && weight.rank == 2 ? weight : nil
     }
 
     /// Element type the weight is stored in (as the model file has it).

@@ -69,7 +69,8 @@ public struct ComputeEngine: Sendable {
             }
         }
         return PreparedWeight(
-            original: weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name)
+            original: weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name,
+            compact: PreparedWeight.compactForm(of: weight, use: use))
     }
 
     // MARK: - Ops (see `Backend` for each op's contract)

@@ -285,26 +285,56 @@ public struct WhisperModel: Sendable {
     /// Multi-head attention read straight out of (possibly fused) row-major projections, no copies:
     /// head h of the queries is columns h·E..<(h+1)·E of rows `queryStride` apart, and likewise for keys and
     /// values from `keyOffset` / `valueOffset`. Returns [rows, D].
+    ///
+    /// Long inputs (the encoder's 1500 positions) go head by head in blocks of query rows, so each block's
+    /// scores stay in cache between the two products and the softmax instead of streaming a
+    /// [H, rows, keys] matrix of 54 MB through memory three times.
     private func attention(
         queries: Tensor, queryStride: Int, keys: Tensor, keyOffset: Int, values: Tensor, valueOffset: Int,
         keyStride: Int, rows: Int, keyCount: Int, heads: Int, causalOffset: Int?
     ) throws -> Tensor {
         let width = hyperparameters.width
         let e = width / heads
-        let qv = MatrixView(batch: heads, rows: rows, cols: e, rowStride: queryStride, batchStride: e)
-        let kv = MatrixView(
-            offset: keyOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e)
-        let vv = MatrixView(
-            offset: valueOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e)
-        var scores = Tensor(zeros: [heads, rows, keyCount])
-        try engine.matmul(
-            queries, qv, keys, kv, transposeB: true, alpha: 1 / Float(e).squareRoot(), into: &scores,
-            MatrixView(batch: heads, rows: rows, cols: keyCount))
-        try engine.softmax(&scores, causalOffset: causalOffset)
+        let scale = 1 / Float(e).squareRoot()
         var out = Tensor(zeros: [rows, width])
-        try engine.matmul(
-            scores, MatrixView(batch: heads, rows: rows, cols: keyCount), values, vv, into: &out,
-            MatrixView(batch: heads, rows: rows, cols: e, rowStride: width, batchStride: e))
+        let block = 128
+        if rows <= block {
+            let qv = MatrixView(batch: heads, rows: rows, cols: e, rowStride: queryStride, batchStride: e)
+            let kv = MatrixView(
+                offset: keyOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e)
+            let vv = MatrixView(
+                offset: valueOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e)
+            var scores = Tensor(zeros: [heads, rows, keyCount])
+            try engine.matmul(
+                queries, qv, keys, kv, transposeB: true, alpha: scale, into: &scores,
+                MatrixView(batch: heads, rows: rows, cols: keyCount))
+            try engine.softmax(&scores, causalOffset: causalOffset)
+            try engine.matmul(
+                scores, MatrixView(batch: heads, rows: rows, cols: keyCount), values, vv, into: &out,
+                MatrixView(batch: heads, rows: rows, cols: e, rowStride: width, batchStride: e))
+            return out
+        }
+        var full = Tensor(zeros: [block, keyCount])
+        var tail = Tensor(zeros: [rows % block == 0 ? block : rows % block, keyCount])
+        for h in 0..<heads {
+            let kv = MatrixView(offset: keyOffset + h * e, rows: keyCount, cols: e, rowStride: keyStride)
+            let vv = MatrixView(offset: valueOffset + h * e, rows: keyCount, cols: e, rowStride: keyStride)
+            for r0 in stride(from: 0, to: rows, by: block) {
+                let n = min(block, rows - r0)
+                let sv = MatrixView(rows: n, cols: keyCount)
+                let qv = MatrixView(offset: r0 * queryStride + h * e, rows: n, cols: e, rowStride: queryStride)
+                let ov = MatrixView(offset: r0 * width + h * e, rows: n, cols: e, rowStride: width)
+                if n == block {
+                    try engine.matmul(queries, qv, keys, kv, transposeB: true, alpha: scale, into: &full, sv)
+                    try engine.softmax(&full, causalOffset: causalOffset.map { $0 + r0 })
+                    try engine.matmul(full, sv, values, vv, into: &out, ov)
+                } else {
+                    try engine.matmul(queries, qv, keys, kv, transposeB: true, alpha: scale, into: &tail, sv)
+                    try engine.softmax(&tail, causalOffset: causalOffset.map { $0 + r0 })
+                    try engine.matmul(tail, sv, values, vv, into: &out, ov)
+                }
+            }
+        }
         return out
     }
 }

@@ -66,6 +66,21 @@ public struct CPUBackend: Backend {
         let m = x.count / k
         guard y.count == m * n else { throw .shape("linear: output \(y.shape) is not [\(m), \(n)]") }
         if let bias, bias.count != n { throw .shape("linear: bias \(bias.shape) is not [\(n)]") }
+        if m <= 4, let half = weight.compact, half.dtype == .f16 {
+            // Decoding: bound by reading the weight, so read it in f16.
+            let threads = threads
+            let b = bias?.toF32()
+            x.withUnsafeFloats { xp in
+                half.withUnsafeBytes { wp in
+                    y.withUnsafeMutableFloats { yp in
+                        HalfMatrixVector.run(
+                            w: wp.baseAddress!.assumingMemoryBound(to: Float16.self), rows: n, cols: k,
+                            x: xp.baseAddress!, count: m, bias: b, y: yp.baseAddress!, threads: threads)
+                    }
+                }
+            }
+            return
+        }
         x.withUnsafeFloats { xp in
             w.withUnsafeFloats { wp in
                 y.withUnsafeMutableFloats { yp in

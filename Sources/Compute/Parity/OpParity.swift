@@ -69,7 +69,8 @@ public enum OpParity {
                             note: "weight declined")
                     }
                     prepared = PreparedWeight(
-                        original: tensor, use: use, cpu: cpuForm, native: native, nativeBackend: backend.name)
+                        original: tensor, use: use, cpu: cpuForm, native: native, nativeBackend: backend.name,
+                        compact: PreparedWeight.compactForm(of: tensor, use: use))
                     referenceWeight = PreparedWeight(
                         original: tensor, use: use, cpu: tensor, native: tensor, nativeBackend: reference.name)
                 }
