@@ -140,9 +140,15 @@ public struct SileroVAD: Sendable {
     /// (always by 512 − count mod 512 samples).
     public func probabilities(_ samples: [Float]) throws -> [Float] {
         var state = State()
-        let padded = samples + [Float](repeating: 0, count: Self.windowSamples - samples.count % Self.windowSamples)
-        return try stride(from: 0, to: padded.count, by: Self.windowSamples).map {
-            try probability(of: padded[$0..<($0 + Self.windowSamples)], state: &state)
+        let window = Self.windowSamples
+        let windows = samples.count / window + 1
+        var last = [Float](repeating: 0, count: window)
+        let tail = samples.count - (windows - 1) * window
+        for i in 0..<tail { last[i] = samples[(windows - 1) * window + i] }
+        return try (0..<windows).map { w in
+            w < windows - 1
+                ? try probability(of: samples[(w * window)..<((w + 1) * window)], state: &state)
+                : try probability(of: last[...], state: &state)
         }
     }
 

@@ -160,6 +160,8 @@ public struct SpeechTimeMap: Sendable {
     /// The samples of `chunks` of `samples`, end to end.
     public static func collect(_ samples: [Float], chunks: [SpeechChunk]) -> [Float] {
         var out: [Float] = []
+        // Reserved up front: growing by doubling would hold up to three copies of a long file at once.
+        out.reserveCapacity(chunks.reduce(0) { $0 + max(0, min(samples.count, $1.end) - max(0, $1.start)) })
         for chunk in chunks where chunk.start < min(samples.count, chunk.end) {
             out += samples[max(0, chunk.start)..<min(samples.count, chunk.end)]
         }

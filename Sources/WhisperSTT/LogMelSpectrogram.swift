@@ -42,15 +42,15 @@ public struct LogMelSpectrogram: Sendable {
         let total = samples.count + padding
         let frames = total / Self.hopLength
         guard frames > 0 else { return Tensor(zeros: [melCount, 0]) }
-        // Reflect-pad nFFT/2 on both sides (center = True), over the zero-padded signal.
+        // The signal is the samples followed by `padding` zeros, reflect-padded by nFFT/2 on both sides
+        // (center = True); frames read it through `sample(at:)` so no padded copy of a long file is made.
         let half = Self.nFFT / 2
-        var padded = [Float](repeating: 0, count: total + 2 * half)
-        for i in 0..<total { padded[half + i] = i < samples.count ? samples[i] : 0 }
-        for i in 0..<half {
-            padded[half - 1 - i] = padded[Self.reflect(half + 1 + i, lower: half, upper: half + total)]
-            padded[half + total + i] = padded[Self.reflect(half + total - 2 - i, lower: half, upper: half + total)]
+        let sample = { (i: Int) -> Float in
+            let j = Self.reflect(i - half, lower: 0, upper: total)
+            return j < samples.count ? samples[j] : 0
         }
-        var mel = Tensor(zeros: [frames, melCount])
+        var out = Tensor(zeros: [melCount, frames])
+        var peak = -Float.infinity
         // Frames in blocks, so a long file never needs its whole [T, nFFT] frame matrix at once.
         let block = 3_000
         var start = 0
@@ -58,10 +58,14 @@ public struct LogMelSpectrogram: Sendable {
             let count = min(block, frames - start)
             var framed = Tensor(zeros: [count, Self.nFFT])
             framed.withUnsafeMutableFloats { f in
-                padded.withUnsafeBufferPointer { p in
-                    for t in 0..<count {
-                        (f.baseAddress! + t * Self.nFFT).update(
-                            from: p.baseAddress! + (start + t) * Self.hopLength, count: Self.nFFT)
+                for t in 0..<count {
+                    let first = (start + t) * Self.hopLength
+                    let row = f.baseAddress! + t * Self.nFFT
+                    if first >= half && first - half + Self.nFFT <= samples.count {
+                        row.update(
+                            from: samples.withUnsafeBufferPointer { $0.baseAddress! } + first - half, count: Self.nFFT)
+                    } else {
+                        for n in 0..<Self.nFFT { row[n] = sample(first + n) }
                     }
                 }
             }
@@ -77,28 +81,24 @@ public struct LogMelSpectrogram: Sendable {
                     }
                 }
             }
-            let block = try engine.linear(power, filters)  // [count, M]
-            block.withUnsafeFloats { b in
-                mel.withUnsafeMutableFloats { m in
-                    (m.baseAddress! + start * melCount).update(from: b.baseAddress!, count: count * melCount)
+            let mel = try engine.linear(power, filters)  // [count, M]
+            mel.withUnsafeFloats { m in
+                out.withUnsafeMutableFloats { o in
+                    for t in 0..<count {
+                        for k in 0..<melCount {
+                            let v = log10(max(m[t * melCount + k], 1e-10))
+                            peak = max(peak, v)
+                            o[k * frames + start + t] = v
+                        }
+                    }
                 }
             }
             start += count
         }
-        // log10, clamp to the global maximum − 8, scale; and transpose to [M, T].
-        var out = Tensor(zeros: [melCount, frames])
-        mel.withUnsafeMutableFloats { m in
-            var peak = -Float.infinity
-            for i in m.indices {
-                m[i] = log10(max(m[i], 1e-10))
-                peak = max(peak, m[i])
-            }
-            let floor = peak - 8
-            out.withUnsafeMutableFloats { o in
-                for t in 0..<frames {
-                    for k in 0..<melCount { o[k * frames + t] = (max(m[t * melCount + k], floor) + 4) / 4 }
-                }
-            }
+        // Clamp to the global maximum − 8 and scale.
+        let floor = peak - 8
+        out.withUnsafeMutableFloats { o in
+            for i in o.indices { o[i] = (max(o[i], floor) + 4) / 4 }
         }
         return out
     }

@@ -89,21 +89,27 @@ public struct WhisperTranscriber: Sendable {
 
     /// Transcribes `samples` (16 kHz mono), calling `progress` with each segment as it is found. With
     /// `options.voiceActivity`, only the detected speech is transcribed and times refer to the original audio.
+    ///
+    /// Takes the samples over (`consuming`): once the speech is collected the whole recording is let go,
+    /// so a long file is not held twice while it is transcribed.
     public func transcribe(
-        _ samples: [Float], options: TranscriptionOptions = TranscriptionOptions(),
+        _ samples: consuming [Float], options: TranscriptionOptions = TranscriptionOptions(),
         profile: TranscriptionProfile = TranscriptionProfile(), progress: (Segment) -> Void = { _ in }
     ) throws -> [Segment] {
         guard let vadOptions = options.voiceActivity else {
             return try transcribeWhole(samples, options: options, profile: profile, progress: progress)
         }
+        let audio = samples
         let probabilities = try profile.measure(.voiceActivity) {
-            try detector?.probabilities(samples) ?? EnergyVAD().probabilities(samples)
+            try detector?.probabilities(audio) ?? EnergyVAD().probabilities(audio)
         }
         let chunks = SpeechTimestamps.chunks(
-            probabilities: probabilities, sampleCount: samples.count, options: vadOptions)
+            probabilities: probabilities, sampleCount: audio.count, options: vadOptions)
         guard !chunks.isEmpty else { return [] }
         let map = SpeechTimeMap(chunks: chunks)
-        let speech = SpeechTimeMap.collect(samples, chunks: chunks)
+        let speech = SpeechTimeMap.collect(audio, chunks: chunks)
+        samples = []
+        _ = consume audio
         return try transcribeWhole(speech, options: options, profile: profile) { segment in
             progress(Self.restored(segment, map))
         }.map { Self.restored($0, map) }
@@ -285,14 +291,13 @@ public struct WhisperTranscriber: Sendable {
             applyRules(
                 &logits, sampled: tokens, suppressed: suppressed, suppressedAtBegin: suppressedAtBegin, options: options
             )
-            let logprobs = Self.logSoftmax(logits)
             let next: Int32
             if temperature == 0 {
                 next = Int32(logits.indices.max { logits[$0] < logits[$1] } ?? 0)
             } else {
                 next = Self.sample(logits, temperature: temperature, rng: &rng)
             }
-            sum += Double(logprobs[Int(next)])
+            sum += Double(logits[Int(next)] - Self.logSumExp(logits[...]))
             if next == tokenizer.endOfText || tokens.count >= limit { break }
             tokens.append(next)
             if tokens.count >= limit { break }
@@ -333,17 +338,12 @@ public struct WhisperTranscriber: Sendable {
             let lastAllowed = begin + Int((options.maxInitialTimestamp / 0.02).rounded())
             if lastAllowed + 1 < logits.count { for i in (lastAllowed + 1)..<logits.count { logits[i] = -.infinity } }
         }
-        // If the timestamps together are likelier than any text token, sample a timestamp.
-        let logprobs = Self.logSoftmax(logits)
+        // If the timestamps together are likelier than any text token, sample a timestamp. Both sides of
+        // the comparison are log-probabilities under the same normaliser, which cancels: compare the
+        // log-sum-exp of the timestamp logits with the largest text logit.
         var maxText = -Float.infinity
-        for i in 0..<begin { maxText = max(maxText, logprobs[i]) }
-        var peak = -Float.infinity
-        for i in begin..<logprobs.count { peak = max(peak, logprobs[i]) }
-        if peak > -.infinity {
-            var total: Float = 0
-            for i in begin..<logprobs.count { total += exp(logprobs[i] - peak) }
-            if peak + log(total) > maxText { for i in 0..<begin { logits[i] = -.infinity } }
-        }
+        for i in 0..<begin { maxText = max(maxText, logits[i]) }
+        if Self.logSumExp(logits[begin...]) > maxText { for i in 0..<begin { logits[i] = -.infinity } }
     }
 
     // MARK: - Segments
@@ -400,11 +400,13 @@ public struct WhisperTranscriber: Sendable {
         return e.map { $0 / s }
     }
 
-    static func logSoftmax(_ x: [Float]) -> [Float] {
-        let m = x.max() ?? 0
-        let s = x.reduce(Float(0)) { $0 + exp($1 - m) }
-        let l = m + log(s)
-        return x.map { $0 - l }
+    /// log Σ exp(x), stable for -inf entries.
+    static func logSumExp(_ x: ArraySlice<Float>) -> Float {
+        let m = x.max() ?? -.infinity
+        guard m > -.infinity else { return -.infinity }
+        var s: Float = 0
+        for v in x { s += exp(v - m) }
+        return m + log(s)
     }
 
     static func sample(_ logits: [Float], temperature: Float, rng: inout SeededRandom) -> Int32 {

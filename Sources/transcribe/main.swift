@@ -114,15 +114,10 @@ struct Transcribe: ParsableCommand {
         _ file: String, with transcriber: WhisperTranscriber, options: TranscriptionOptions,
         profile: TranscriptionProfile, modelName: String
     ) throws {
-        let input = file == "-" ? try SoundFile.readStandardInput() : try SoundFile.read(path: file)
-        guard input.frameCount > 0 else { throw ValidationError("no audio in it") }
-        var audio = input.mixedToMono()
-        if audio.sampleRate != LogMelSpectrogram.sampleRate {
-            audio = try audio.resampled(to: LogMelSpectrogram.sampleRate)
-        }
-        let duration = audio.duration
+        let samples = try Self.load(file)
+        let duration = Double(samples.count) / Double(LogMelSpectrogram.sampleRate)
         let showProgress = isatty(STDERR_FILENO) == 1 && duration > 60
-        let segments = try transcriber.transcribe(audio.samples, options: options, profile: profile) { segment in
+        let segments = try transcriber.transcribe(samples, options: options, profile: profile) { segment in
             if showProgress { progressBar(segment.end / duration) }
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -141,6 +136,16 @@ struct Transcribe: ParsableCommand {
                 throw ValidationError("cannot write \(path): \(error.localizedDescription)")
             }
         }
+    }
+
+    /// 16 kHz mono samples of `file`; the decoded and intermediate buffers are freed on return (a long
+    /// file would otherwise be held three times over).
+    private static func load(_ file: String) throws -> [Float] {
+        let input = file == "-" ? try SoundFile.readStandardInput() : try SoundFile.read(path: file)
+        guard input.frameCount > 0 else { throw ValidationError("no audio in it") }
+        let mono = input.channelCount == 1 ? input : input.mixedToMono()
+        if mono.sampleRate == LogMelSpectrogram.sampleRate { return mono.samples }
+        return try mono.resampled(to: LogMelSpectrogram.sampleRate).samples
     }
 
     private func progressBar(_ fraction: Double) {

@@ -359,10 +359,11 @@ enum System {
     /// The number of active cores.
     static var activeProcessorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    /// Activations of tens of megabytes (attention scores over 1500 positions, im2col buffers) are
-    /// allocated and freed op after op. glibc serves blocks above its mmap threshold (at most 32 MB) with
-    /// fresh mappings, so every such op paid for page faults and zeroing again; raising the thresholds keeps
-    /// freed blocks in the heap for the next op. Process-wide, set once.
+    /// Activations of up to tens of megabytes (attention blocks, im2col buffers, encoder activations) are
+    /// allocated and freed op after op. glibc's dynamic mmap threshold serves many of them with fresh
+    /// mappings, so every such op paid for page faults and zeroing again; a fixed 64 MB threshold keeps them
+    /// in the heap for the next op, while larger blocks (whole decoded files) still go back to the OS when
+    /// freed. Process-wide, set once.
     static func keepLargeAllocations() {
         #if canImport(Glibc)
             _ = configured
@@ -377,8 +378,8 @@ enum System {
             let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
             let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
             let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
-            _ = mallopt(mmapThreshold, 1 << 30)
-            _ = mallopt(trimThreshold, 1 << 30)
+            _ = mallopt(mmapThreshold, 64 << 20)
+            _ = mallopt(trimThreshold, 128 << 20)
             return true
         }()
     #endif
