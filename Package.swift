@@ -82,12 +82,17 @@ let package = Package(
         /** Piper VITS voices over Compute: the encoder stage (CPU) and the HiFi-GAN decoder stage (any backend). */
         .target(
             name: "PiperTTS",
-            dependencies: ["Tensors", "Compute", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensors", "Compute", "Phonemizer", .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
 
         // MARK: Executables
+        /** Text to speech with Piper voices, Piper's command-line habits: files, raw stream or ALSA playback. */
         .executableTarget(
-            name: "speak", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            name: "speak",
+            dependencies: [
+                "PiperTTS", "Phonemizer", "AudioIO", "ModelStore", "Compute",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "transcribe",
             dependencies: [
@@ -117,7 +122,8 @@ let package = Package(
         .testTarget(name: "ModelFileTests", dependencies: ["Tensors", "ModelStore"]),
         .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),
         .testTarget(name: "PhonemizerTests", dependencies: ["Phonemizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PiperTTSTests", dependencies: ["PiperTTS", "Tensors", "Compute", "ModelStore"]),
+        .testTarget(
+            name: "PiperTTSTests", dependencies: ["PiperTTS", "Phonemizer", "Tensors", "Compute", "ModelStore"]),
         .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore"]),
         .testTarget(name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore"]),
         /** End-to-end: runs the built executables. */

@@ -229,42 +229,8 @@ public struct PiperEncoderStage: Sendable {
     /// Runs the stage on one sentence's phoneme ids.
     /// - Throws: `PiperError` `.invalidInput` for no ids, an id outside the vocabulary or an unknown speaker.
     public func encode(ids: [Int], parameters: PiperSynthesisParameters) throws(PiperError) -> PiperLatent {
-        let a = architecture
-        guard !ids.isEmpty else { throw .input("no phoneme ids to synthesize") }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= a.symbolCount }) {
-            throw .input("phoneme id \(bad) lies outside the voice's \(a.symbolCount) symbols")
-        }
-        guard parameters.lengthScale > 0, parameters.lengthScale.isFinite else {
-            throw .input("length scale must be positive, got \(parameters.lengthScale)")
-        }
-        var speaker: Tensor? = nil
-        if let table = speakerEmbedding {
-            let id = parameters.speakerID ?? 0
-            guard id >= 0, id < a.speakerCount else {
-                throw .input("speaker \(id) is not one of the voice's \(a.speakerCount) speakers")
-            }
-            speaker = table.rows(id..<(id + 1)).reshaped([a.speakerChannels, 1])
-        }
-        var random = SeededRandom(seed: parameters.seed)
-        var timings = PiperTimings()
-        let clock = ContinuousClock()
-
-        var start = clock.now
-        let (hidden, stats) = try computing { () throws(ComputeError) in try textEncoder(ids.map { Int32($0) }) }
-        timings.textEncoder = clock.now - start
-
-        start = clock.now
-        let logw = try computing { () throws(ComputeError) in
-            try logDurations(hidden, speaker: speaker, noiseW: parameters.noiseW, random: &random)
-        }
-        let durations = logw.map { Int((Foundation.exp($0) * parameters.lengthScale).rounded(.up)) }
-        let prior = expandedPrior(stats, durations: durations, noiseScale: parameters.noiseScale, random: &random)
-        timings.durationPredictor = clock.now - start
-
-        start = clock.now
-        let z = try computing { () throws(ComputeError) in try reverseFlow(prior, speaker: speaker) }
-        timings.flow = clock.now - start
-        return PiperLatent(z: z, durations: durations, speaker: speaker, timings: timings)
+        let prior = try prior(ids: ids, parameters: parameters)
+        return try flow(prior, window: 0..<prior.frameCount).adding(prior.timings)
     }
 
     // MARK: - Text encoder
@@ -430,41 +396,6 @@ public struct PiperEncoderStage: Sendable {
     }
 
     // MARK: - Alignment and prior
-
-    /// m_p and logs_p repeated `durations[j]` times per phoneme (commons.py generate_path, then attn @ m_p), and
-    /// z_p = m_p + randn · exp(logs_p) · noise_scale: `[I, F]`.
-    private func expandedPrior(_ stats: Tensor, durations: [Int], noiseScale: Float, random: inout SeededRandom)
-        -> Tensor
-    {
-        let channels = architecture.interChannels
-        let t = stats.shape[1]
-        let frames = max(1, durations.reduce(0, +))
-        var prior = Tensor(zeros: [channels, frames])
-        let noise = noiseScale == 0 ? [] : Self.normal(channels * frames, &random)
-        stats.withUnsafeFloats { s in
-            prior.withUnsafeMutableFloats { z in
-                for c in 0..<channels {
-                    let mean = s.baseAddress! + c * t
-                    let logScale = s.baseAddress! + (channels + c) * t
-                    let row = z.baseAddress! + c * frames
-                    if durations.allSatisfy({ $0 == 0 }) && noiseScale != 0 {
-                        row[0] = noise[c * frames] * noiseScale  // no phoneme covers the frame: m = logs = 0
-                    }
-                    var f = 0
-                    for (j, count) in durations.enumerated() {
-                        for _ in 0..<count {
-                            row[f] = mean[j]
-                            if noiseScale != 0 {
-                                row[f] += noise[c * frames + f] * Foundation.exp(logScale[j]) * noiseScale
-                            }
-                            f += 1
-                        }
-                    }
-                }
-            }
-        }
-        return prior
-    }
 
     /// `count` standard normal values (Box–Muller).
     static func normal(_ count: Int, _ random: inout SeededRandom) -> [Float] {
