@@ -59,10 +59,14 @@ let package = Package(
             name: "ModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
+        /** Serial executors on threads of their own, for actors that block or compute for long. */
+        .target(name: "ThreadExecutors"),
         /** Sound files (libsndfile), resampling (libsoxr), ALSA capture and playback. */
         .target(
             name: "AudioIO",
-            dependencies: ["CSndFile", "CSoxr", "CALSA", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CSndFile", "CSoxr", "CALSA", "ThreadExecutors", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: optimise),
         /** Text to IPA phonemes through espeak-ng (one owning actor), and Piper's phoneme ids. */
         .target(
@@ -82,7 +86,9 @@ let package = Package(
         /** Piper VITS voices over Compute: the encoder stage (CPU) and the HiFi-GAN decoder stage (any backend). */
         .target(
             name: "PiperTTS",
-            dependencies: ["Tensors", "Compute", "Phonemizer", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Tensors", "Compute", "Phonemizer", "ThreadExecutors", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: optimise),
 
         // MARK: Executables
@@ -124,8 +130,9 @@ let package = Package(
         .testTarget(name: "PhonemizerTests", dependencies: ["Phonemizer"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "PiperTTSTests", dependencies: ["PiperTTS", "Phonemizer", "Tensors", "Compute", "ModelStore"]),
-        .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore"]),
-        .testTarget(name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore"]),
+        .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore", "AudioIO"]),
+        .testTarget(
+            name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore", "AudioIO"]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
         .testTarget(

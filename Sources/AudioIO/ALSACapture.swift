@@ -1,6 +1,8 @@
 // ALSACapture: records from an ALSA device as an async stream of fixed-size chunks; the actor is the device's
 // only owner.
 
+import ThreadExecutors
+
 /// Records audio from one ALSA capture device, as signed 16-bit samples delivered as float `PCMBuffer`s.
 ///
 /// The actor owns the device (one `snd_pcm_t`) and runs on a thread of its own, so ALSA's blocking reads never
@@ -19,7 +21,7 @@
 /// ```
 public actor ALSACapture {
     /// The thread every isolated method runs on.
-    private let thread: DeviceThread
+    private let thread: DedicatedThread
     /// The device; nil once closed.
     private var device: PCMDevice?
     /// Whether a recording is running.
@@ -60,7 +62,11 @@ public actor ALSACapture {
             PCMRequest(
                 device: device, direction: .capture, sampleRate: sampleRate, channelCount: channelCount,
                 periodDuration: periodDuration, periodCount: periodCount, configuration: configuration))
-        thread = try DeviceThread()
+        do {
+            thread = try DedicatedThread(name: "sound device")
+        } catch {
+            throw AudioIOError(.deviceFailure, "cannot start a thread for sound device I/O", detail: error.description)
+        }
         self.device = pcm
         deviceName = device
         self.sampleRate = pcm.sampleRate

@@ -1,5 +1,7 @@
 // ALSAPlayback: plays float samples on an ALSA device; the actor is the device's only owner.
 
+import ThreadExecutors
+
 /// Plays audio on one ALSA playback device, as signed 16-bit samples.
 ///
 /// The actor owns the device (one `snd_pcm_t`) and runs on a thread of its own: ALSA's writes block until the
@@ -17,7 +19,7 @@
 /// ```
 public actor ALSAPlayback {
     /// The thread every isolated method runs on.
-    private let thread: DeviceThread
+    private let thread: DedicatedThread
     /// The device; nil once closed.
     private var device: PCMDevice?
     /// Scratch for the 16-bit samples of one period.
@@ -56,7 +58,11 @@ public actor ALSAPlayback {
             PCMRequest(
                 device: device, direction: .playback, sampleRate: sampleRate, channelCount: channelCount,
                 periodDuration: periodDuration, periodCount: periodCount, configuration: configuration))
-        thread = try DeviceThread()
+        do {
+            thread = try DedicatedThread(name: "sound device")
+        } catch {
+            throw AudioIOError(.deviceFailure, "cannot start a thread for sound device I/O", detail: error.description)
+        }
         self.device = pcm
         deviceName = device
         self.sampleRate = pcm.sampleRate

@@ -1,10 +1,12 @@
 // The two stages of the speech pipeline as actors, each on a thread of its own: the encoder stage (CPU) turns a
 // sentence's ids into a latent while the decoder stage turns the previous sentence's latent into audio.
 
+import ThreadExecutors
+
 /// The encoder stage of a pipeline: one sentence's ids → its prior, and the prior → latent frames through the flow,
 /// on the stage's own thread.
 actor EncoderWorker {
-    private let thread: StageThread
+    private let thread: DedicatedThread
     /// The stage it runs.
     let stage: PiperEncoderStage
 
@@ -13,7 +15,11 @@ actor EncoderWorker {
     /// Starts the stage's thread.
     /// - Throws: `PiperError` `.computeFailed` when the thread cannot start.
     init(_ stage: PiperEncoderStage) throws(PiperError) {
-        thread = try StageThread(name: "encoder")
+        do {
+            thread = try DedicatedThread(name: "encoder stage")
+        } catch {
+            throw PiperError(.computeFailed, "cannot start a thread for the encoder stage: \(error)")
+        }
         self.stage = stage
     }
 
@@ -34,7 +40,7 @@ actor EncoderWorker {
 
 /// The decoder stage of a pipeline: frame ranges of a latent → samples ready to play, on the stage's own thread.
 actor DecoderWorker {
-    private let thread: StageThread
+    private let thread: DedicatedThread
     /// The stage it runs.
     let stage: PiperDecoderStage
 
@@ -43,7 +49,11 @@ actor DecoderWorker {
     /// Starts the stage's thread.
     /// - Throws: `PiperError` `.computeFailed` when the thread cannot start.
     init(_ stage: PiperDecoderStage) throws(PiperError) {
-        thread = try StageThread(name: "decoder")
+        do {
+            thread = try DedicatedThread(name: "decoder stage")
+        } catch {
+            throw PiperError(.computeFailed, "cannot start a thread for the decoder stage: \(error)")
+        }
         self.stage = stage
     }
 

@@ -1,3 +1,4 @@
+import AudioIO
 import Compute
 import Foundation
 import ModelStore
@@ -26,23 +27,11 @@ struct SileroVADTests {
             Reference.self, from: Data(contentsOf: root.appending(path: "Fixtures/silero-16k.json")))
     }
 
-    /// 16-bit mono WAV samples of a test clip.
+    /// The samples of a test clip (16 kHz mono), read with AudioIO.
     static func samples(_ name: String) throws -> [Float] {
         let url = root.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appending(path: "shared/testdata/speech/\(name)")
-        let data = try Data(contentsOf: url)
-        var offset = 12
-        while offset + 8 <= data.count {
-            let id = String(decoding: data[offset..<offset + 4], as: UTF8.self)
-            let size = data[offset + 4..<offset + 8].withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
-            if id == "data" {
-                return data[offset + 8..<min(data.count, offset + 8 + size)].withUnsafeBytes { raw in
-                    raw.bindMemory(to: Int16.self).map { Float($0) / 32768 }
-                }
-            }
-            offset += 8 + size + (size & 1)
-        }
-        throw VoiceActivityError("\(name): no data chunk")
+        return try SoundFile.read(path: url.path).samples
     }
 
     @Test("chunking the reference probabilities gives faster-whisper's chunks")

@@ -1,3 +1,4 @@
+import AudioIO
 import Compute
 import Foundation
 import ModelStore
@@ -64,22 +65,9 @@ struct WhisperParityTests {
             mel: try LogMelSpectrogram(melCount: model.hyperparameters.melCount, engine: engine))
     }
 
-    /// 16-bit mono 16 kHz WAV samples as floats (the test clips are all in that format).
+    /// The samples of a test clip (16 kHz mono), read with AudioIO.
     static func samples(_ name: String) throws -> [Float] {
-        let data = try Data(contentsOf: speechDirectory.appending(path: name))
-        // Find the "data" chunk after the RIFF header.
-        var offset = 12
-        while offset + 8 <= data.count {
-            let id = String(decoding: data[offset..<offset + 4], as: UTF8.self)
-            let size = data[offset + 4..<offset + 8].withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
-            if id == "data" {
-                return data[offset + 8..<min(data.count, offset + 8 + size)].withUnsafeBytes { raw in
-                    raw.bindMemory(to: Int16.self).map { Float($0) / 32768 }
-                }
-            }
-            offset += 8 + size + (size & 1)
-        }
-        throw WhisperError("\(name): no data chunk")
+        try SoundFile.read(path: speechDirectory.appending(path: name).path).samples
     }
 
     @Test("log-mel features equal faster-whisper's to 1e-4")

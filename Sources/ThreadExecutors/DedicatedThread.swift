@@ -1,5 +1,5 @@
-// StageThread: a serial executor backed by one dedicated thread, so a pipeline stage's long synchronous compute
-// never occupies a thread of Swift's cooperative pool (the same design as AudioIO's DeviceThread).
+// DedicatedThread: a serial executor backed by one thread of its own, for actors whose work blocks (ALSA I/O) or
+// computes for long stretches without suspending (a TTS pipeline stage).
 
 #if canImport(Glibc)
     import Glibc
@@ -9,12 +9,12 @@
 
 /// Runs the jobs of one actor, one at a time and in order, on a thread of its own.
 ///
-/// A Piper stage computes for tens to hundreds of milliseconds per call without suspending. Swift's cooperative
-/// pool has one thread per core; two stages computing there at once would leave nothing for the tasks that feed a
-/// sound device or a socket on a two-core board. Each stage actor therefore runs on a `StageThread` (its
-/// `unownedExecutor`), and the operating system shares the cores between the stages and everything else. The
-/// thread sleeps on a condition variable while there is no job, and ends after `shutDown()` once its queue is empty.
-final class StageThread: SerialExecutor, @unchecked Sendable {
+/// Swift's cooperative pool has one thread per core. An actor that blocks in a system call (ALSA's
+/// `snd_pcm_writei`/`readi`/`drain` wait for the device) or computes for hundreds of milliseconds without
+/// suspending (a Piper stage) would starve every other task on a two-core board; such an actor makes a
+/// `DedicatedThread` its `unownedExecutor`, and the operating system shares the cores. The thread sleeps on a
+/// condition variable while there is no job, and ends after `shutDown()` once its queue is empty.
+public final class DedicatedThread: SerialExecutor, @unchecked Sendable {
     // @unchecked: `jobs` and `isShuttingDown` are guarded by `mutex`; `thread` is written once, in init, before
     // the object is shared.
 
@@ -24,10 +24,20 @@ final class StageThread: SerialExecutor, @unchecked Sendable {
     private var isShuttingDown = false
     private var thread = pthread_t()
 
+    /// Why a thread could not be started: the `pthread_create` error code and its text.
+    public struct StartError: Error, Sendable, CustomStringConvertible {
+        public let code: Int32
+        public var description: String { String(cString: strerror(code)) }
+    }
+
+    /// What `checkIsolated` calls the thread when it fails.
+    private let name: String
+
     /// Starts the thread.
-    /// - Parameter name: what the error calls the stage.
-    /// - Throws: `PiperError` `.computeFailed` when the system cannot start another thread.
-    init(name: String) throws(PiperError) {
+    /// - Parameter name: what the thread serves, for diagnostics ("sound device", "decoder stage").
+    /// - Throws: `StartError` when the system cannot start another thread.
+    public init(name: String) throws(StartError) {
+        self.name = name
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         // The thread holds a reference to its executor until it ends.
@@ -35,14 +45,13 @@ final class StageThread: SerialExecutor, @unchecked Sendable {
         let result = pthread_create(
             &thread, nil,
             { context in
-                let executor = Unmanaged<StageThread>.fromOpaque(context!).takeRetainedValue()
+                let executor = Unmanaged<DedicatedThread>.fromOpaque(context!).takeRetainedValue()
                 executor.run()
                 return nil
             }, context)
         guard result == 0 else {
-            Unmanaged<StageThread>.fromOpaque(context).release()
-            throw PiperError(
-                .computeFailed, "cannot start a thread for the \(name) stage: \(String(cString: strerror(result)))")
+            Unmanaged<DedicatedThread>.fromOpaque(context).release()
+            throw StartError(code: result)
         }
         pthread_detach(thread)
     }
@@ -54,7 +63,7 @@ final class StageThread: SerialExecutor, @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         pthread_mutex_lock(mutex)
         jobs.append(job)
@@ -62,12 +71,12 @@ final class StageThread: SerialExecutor, @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    func checkIsolated() {
-        precondition(pthread_equal(pthread_self(), thread) != 0, "not on the stage's thread")
+    public func checkIsolated() {
+        precondition(pthread_equal(pthread_self(), thread) != 0, "not on the \(name) thread")
     }
 
     /// Lets the thread end once the jobs already queued have run.
-    func shutDown() {
+    public func shutDown() {
         pthread_mutex_lock(mutex)
         isShuttingDown = true
         pthread_cond_signal(condition)
