@@ -33,6 +33,8 @@ public struct TranscriptionOptions: Codable, Sendable, Equatable {
     public var maxInitialTimestamp = 1.0
     /// Samples drawn per temperature above 0 (the best by average log-probability is kept).
     public var bestOf = 5
+    /// Beam search with this many beams at temperature 0 (1: greedy), OpenAI's BeamSearchDecoder with patience 1.
+    public var beamSize = 1
     /// Seed for sampling at temperatures above 0.
     public var seed: UInt64 = 0
     /// Language code for multilingual models (nil: English for English-only models, else "en").
@@ -287,6 +289,12 @@ public struct WhisperTranscriber: Sendable {
         var sum = 0.0
         let suppressed = config.suppressIDs.filter { $0 >= 0 && $0 < vocab }
         let suppressedAtBegin = config.suppressIDsBegin.filter { $0 >= 0 && $0 < vocab }
+        if temperature == 0 && options.beamSize > 1 {
+            let best = try beamSearch(
+                state: state, logits: logits, limit: limit, suppressed: suppressed,
+                suppressedAtBegin: suppressedAtBegin, options: options)
+            return (best.tokens, best.sum, noSpeech)
+        }
         while true {
             applyRules(
                 &logits, sampled: tokens, suppressed: suppressed, suppressedAtBegin: suppressedAtBegin, options: options
@@ -305,6 +313,73 @@ public struct WhisperTranscriber: Sendable {
             logits = out.withUnsafeFloats { Array($0) }
         }
         return (tokens, sum, noSpeech)
+    }
+
+    /// Beam search (openai/whisper decoding.py BeamSearchDecoder with patience 1, MaximumLikelihoodRanker with no
+    /// length penalty): each step extends every live beam by its `beamSize + 1` likeliest tokens, keeps the
+    /// `beamSize` best unfinished candidates by cumulative log-probability and sets aside those that end the text,
+    /// until `beamSize` have ended; the winner has the highest log-probability per token.
+    func beamSearch(
+        state: WhisperModel.DecoderState, logits first: [Float], limit: Int, suppressed: [Int],
+        suppressedAtBegin: [Int],
+        options: TranscriptionOptions
+    ) throws -> (tokens: [Int32], sum: Double) {
+        struct Beam {
+            var tokens: [Int32]
+            var sum: Double
+            var state: WhisperModel.DecoderState
+            var logits: [Float]
+        }
+        let width = options.beamSize
+        var beams = [Beam(tokens: [], sum: 0, state: state, logits: first)]
+        var finished: [(tokens: [Int32], sum: Double)] = []
+        while !beams.isEmpty && finished.count < width {
+            var candidates: [(beam: Int, token: Int32, sum: Double)] = []
+            for (b, beam) in beams.enumerated() {
+                var logits = beam.logits
+                applyRules(
+                    &logits, sampled: beam.tokens, suppressed: suppressed, suppressedAtBegin: suppressedAtBegin,
+                    options: options)
+                let lse = Self.logSumExp(logits[...])
+                for token in Self.top(logits, width + 1) {
+                    candidates.append((b, Int32(token), beam.sum + Double(logits[token] - lse)))
+                }
+            }
+            candidates.sort { $0.sum > $1.sum }
+            var next: [Beam] = []
+            for c in candidates {
+                let tokens = beams[c.beam].tokens + [c.token]
+                if c.token == tokenizer.endOfText || tokens.count > limit {
+                    if finished.count < width { finished.append((Array(tokens.dropLast()), c.sum)) }
+                } else if next.count < width {
+                    var beam = Beam(tokens: tokens, sum: c.sum, state: beams[c.beam].state, logits: [])
+                    let out = try model.decode([c.token], state: &beam.state)
+                    beam.logits = out.withUnsafeFloats { Array($0) }
+                    next.append(beam)
+                }
+                // As the reference: candidates ranked below the beam's last kept one are not considered.
+                if next.count == width { break }
+            }
+            beams = next
+        }
+        // Unfinished beams count when too few ended (as the reference does at the length limit).
+        if finished.isEmpty { finished = beams.map { ($0.tokens, $0.sum) } }
+        return finished.max { $0.sum / Double(max(1, $0.tokens.count)) < $1.sum / Double(max(1, $1.tokens.count)) }!
+    }
+
+    /// Indices of the `k` largest values.
+    static func top(_ values: [Float], _ k: Int) -> [Int] {
+        var best: [Int] = []
+        for i in values.indices where values[i] > -.infinity {
+            if best.count < k {
+                best.append(i)
+                best.sort { values[$0] > values[$1] }
+            } else if values[i] > values[best[k - 1]] {
+                best[k - 1] = i
+                best.sort { values[$0] > values[$1] }
+            }
+        }
+        return best
     }
 
     /// OpenAI's logit filters, in their order: SuppressBlank, SuppressTokens, ApplyTimestampRules.

@@ -30,7 +30,7 @@ struct Transcribe: ParsableCommand {
     @Option(name: [.short, .long], help: "Language code for multilingual models (English-only models ignore it).")
     var language: String?
 
-    @Option(help: "Beam size (1: greedy; beam search is not available yet).")
+    @Option(help: "Beam size (1: greedy).")
     var beamSize = 1
 
     @Option(help: "Compute backend.")
@@ -57,9 +57,7 @@ struct Transcribe: ParsableCommand {
     var outputBase: String?
 
     func validate() throws {
-        guard beamSize == 1 else {
-            throw ValidationError("--beam-size \(beamSize): only greedy decoding (1) is available yet")
-        }
+        guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be between 1 and 16") }
         guard backend == "cpu" else { throw ValidationError("unknown backend '\(backend)' (available: cpu)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if outputBase != nil && files.count > 1 { throw ValidationError("-of names one output; give one input file") }
@@ -82,6 +80,7 @@ struct Transcribe: ParsableCommand {
         let transcriber = try WhisperTranscriber(directory: stt.location, engine: engine, detector: detector)
         var options = TranscriptionOptions()
         options.withoutTimestamps = noTimestamps
+        options.beamSize = beamSize
         options.language = language
         if noVad { options.voiceActivity = nil }
         let timings = TranscriptionProfile()

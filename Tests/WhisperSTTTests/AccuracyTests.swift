@@ -68,4 +68,35 @@ struct AccuracyTests {
             hark <= fasterWhisper + 0.5, "WER: Hark \(hark) %, faster-whisper \(fasterWhisper) % over \(words) words")
         print("WER over \(words) words: Hark \(hark) %, faster-whisper greedy \(fasterWhisper) %")
     }
+
+    @Test("beam search (5 beams): the same text as faster-whisper's beam search on every speech clip, and its WER")
+    func beamSearch() throws {
+        let store = try ModelStore()
+        let transcriber = try WhisperTranscriber(
+            directory: try store.installedModel(named: "whisper-tiny.en").directory, engine: ComputeEngine())
+        var options = TranscriptionOptions()
+        options.beamSize = 5
+        options.voiceActivity = nil  // as the reference ran
+        let manifest = try String(
+            contentsOf: WhisperParityTests.speechDirectory.appending(path: "manifest.tsv"), encoding: .utf8)
+        let reference = try WhisperParityTests.reference.get()
+        var errors = (hark: 0, fasterWhisper: 0)
+        var words = 0
+        for line in manifest.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard !fields[2].isEmpty else { continue }
+            let expected = Self.normalize(fields[2])
+            let text = try transcriber.transcribe(try WhisperParityTests.samples(fields[0]), options: options)
+                .map(\.text).joined()
+            let fw = reference.clips.first { $0.clip == fields[0] }!.beam5Text
+            #expect(text.split(separator: " ") == fw.split(separator: " "), "\(fields[0]): beam-5 text differs")
+            errors.hark += Self.edits(Self.normalize(text), expected)
+            errors.fasterWhisper += Self.edits(Self.normalize(fw), expected)
+            words += expected.count
+        }
+        let hark = 100 * Double(errors.hark) / Double(words)
+        let fasterWhisper = 100 * Double(errors.fasterWhisper) / Double(words)
+        #expect(hark <= fasterWhisper + 0.5, "beam-5 WER: Hark \(hark) %, faster-whisper \(fasterWhisper) %")
+        print("beam-5 WER over \(words) words: Hark \(hark) %, faster-whisper \(fasterWhisper) %")
+    }
 }

@@ -24,12 +24,15 @@ struct WhisperParityTests {
             let firstStepTopIds: [Int]
             let firstStepTopValues: [Float]
             let segments: [ReferenceSegment]
+            let beam5Text: String
         }
         struct ReferenceSegment: Decodable {
             let start: Double
             let end: Double
             let text: String
             let tokens: [Int32]
+            /// The temperature faster-whisper decoded the window at; above 0 it sampled (unseeded).
+            let temperature: Double
         }
         let melFrameStride: Int
         let encoderRows: [Int]
@@ -121,7 +124,9 @@ struct WhisperParityTests {
         }
     }
 
-    @Test("long-form greedy transcription gives faster-whisper's segments: tokens, text and times")
+    @Test(
+        "long-form greedy transcription gives faster-whisper's segments: tokens, text and times (every clip it decodes at T = 0)"
+    )
     func transcription() throws {
         let loaded = try Self.loaded.get()
         let reference = try Self.reference.get()
@@ -130,7 +135,10 @@ struct WhisperParityTests {
             model: loaded.model, tokenizer: try WhisperTokenizer(directory: resolved.directory), config: loaded.config)
         var options = TranscriptionOptions()
         options.voiceActivity = nil  // the reference transcribes the whole audio
-        for clip in reference.clips {
+        // A window the reference decoded above temperature 0 was sampled without a seed: not reproducible.
+        let deterministic = reference.clips.filter { $0.segments.allSatisfy { $0.temperature == 0 } }
+        #expect(deterministic.count >= 20)
+        for clip in deterministic {
             let segments = try transcriber.transcribe(try Self.samples(clip.clip), options: options)
             #expect(segments.map(\.tokens) == clip.segments.map(\.tokens), "\(clip.clip)")
             #expect(segments.map(\.text) == clip.segments.map(\.text), "\(clip.clip)")

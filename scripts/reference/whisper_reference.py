@@ -5,7 +5,7 @@ Writes a small JSON fixture: for each clip, a strided sample of the log-mel feat
 FeatureExtractor), a few rows of the encoder output and the first decoder step's log-probabilities
 (CTranslate2, float32 on the CPU), the greedy token sequence without timestamps, with the same
 suppression rules Hark applies (suppress_blank, suppress_tokens = [-1]), and faster-whisper's greedy long-form
-transcription (segments with times, text and tokens).
+transcription (segments with times, text and tokens), and its text with beam search (beam_size=5).
 
 Run it in a venv with faster-whisper installed:
     python3 -m venv /tmp/fw-venv && /tmp/fw-venv/bin/pip install faster-whisper
@@ -77,9 +77,12 @@ def main():
         }
         segments, _ = whisper.transcribe(audio, beam_size=1, vad_filter=False)
         entry["segments"] = [
-            {"start": round(seg.start, 2), "end": round(seg.end, 2), "text": seg.text, "tokens": seg.tokens}
+            {"start": round(seg.start, 2), "end": round(seg.end, 2), "text": seg.text, "tokens": seg.tokens,
+             "temperature": seg.temperature}
             for seg in segments
         ]
+        segments, _ = whisper.transcribe(audio, beam_size=5, vad_filter=False)
+        entry["beam5_text"] = "".join(seg.text for seg in segments)
         if name in DETAILED:
             entry["mel_sampled"] = features[:, :3000:MEL_FRAME_STRIDE].T.round(5).tolist()
             entry["encoder_sampled"] = encoded[ENCODER_ROWS].round(5).tolist()
