@@ -123,7 +123,7 @@ let package = Package(
 
         // MARK: Tests (fast unit tests; model tests read the real default models from $HARK_DATA)
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Tensors"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Tensors", "ModelStore"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "ModelFileTests", dependencies: ["Tensors", "ModelStore"]),
         .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),

@@ -29,7 +29,7 @@ struct OpParityTests {
             OpParity.standardCases().compactMap { c -> DType? in
                 if case .linear(_, _, _, let w) = c.op { return w } else { return nil }
             })
-        #expect(weightTypes == [.f32, .f16, .bf16])
+        #expect(weightTypes == [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0])
     }
 
     @Test("a backend that is slightly wrong fails the harness")
@@ -79,7 +79,8 @@ struct HalfPrecisionBackend: Backend {
     let name = "half"
     func supports(_ op: Op) -> Bool { op.name == "linear" }
     func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? {
-        let rounded = weight.floats().map { Float(Float16($0)) }
+        let values = Quantization.supports(weight.dtype) ? Quantization.dequantize(weight) : weight.floats()
+        let rounded = values.map { Float(Float16($0)) }
         return Tensor(shape: weight.shape, floats: rounded)
     }
     func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {

@@ -10,7 +10,8 @@ import Tensors
 ///
 /// Heavy products (linear, matmul, the GEMM inside conv1d and conv-transpose1d) go to OpenBLAS's
 /// sgemm/sgemv; everything else is plain Swift loops the compiler vectorises, split over `threads`
-/// cores. Weights are converted to f32 once, at `prepare`.
+/// cores. Weights are converted to f32 once, at `prepare`, except q4_0 / q4_1 / q8_0 ones, which stay in
+/// their blocks for fused dequant-dot kernels (`QuantizedMatrix`).
 public struct CPUBackend: Backend {
     public let name = "cpu"
     /// Worker threads for the non-BLAS kernels (OpenBLAS keeps its own pool).
@@ -26,10 +27,12 @@ public struct CPUBackend: Backend {
 
     public func supports(_ op: Op) -> Bool {
         switch op {
-        case .linear(_, _, _, let w), .conv1d(_, _, _, _, _, let w), .convTranspose1d(_, _, _, _, _, let w):
+        case .linear(_, _, _, let w):
+            return CPUBackend.convertible(w) || Quantization.supports(w)
+        case .conv1d(_, _, _, _, _, let w), .convTranspose1d(_, _, _, _, _, let w):
             return CPUBackend.convertible(w)
         case .embedding(_, _, _, let t):
-            return CPUBackend.convertible(t)
+            return CPUBackend.convertible(t) || Quantization.supports(t)
         default:
             return true
         }
@@ -39,6 +42,26 @@ public struct CPUBackend: Backend {
     static func convertible(_ t: DType) -> Bool { t == .f32 || t == .f16 || t == .bf16 }
 
     public func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? {
+        if Quantization.supports(weight.dtype) {
+            // Kept in their blocks: linear reads them with fused dequant-dot kernels, embedding dequantizes
+            // the rows it looks up.
+            switch use {
+            case .embedding:
+                guard weight.rank == 2, weight.shape[1] % weight.dtype.blockSize == 0 else {
+                    throw .shape(
+                        "a \(weight.dtype) embedding table must be [vocab, dim], dim whole blocks: \(weight.shape)")
+                }
+                return weight
+            case .linear:
+                guard weight.rank == 2, weight.shape[1] % weight.dtype.blockSize == 0 else {
+                    throw .shape("a \(weight.dtype) linear weight must be [out, in], in whole blocks: \(weight.shape)")
+                }
+                return weight
+            case .conv1d, .convTranspose1d:
+                throw ComputeError(
+                    .unsupported, "the CPU backend has no convolution kernels for \(weight.dtype) weights")
+            }
+        }
         guard CPUBackend.convertible(weight.dtype) else {
             throw ComputeError(.unsupported, "the CPU backend has no kernels for \(weight.dtype) weights yet")
         }
@@ -66,6 +89,19 @@ public struct CPUBackend: Backend {
         let m = x.count / k
         guard y.count == m * n else { throw .shape("linear: output \(y.shape) is not [\(m), \(n)]") }
         if let bias, bias.count != n { throw .shape("linear: bias \(bias.shape) is not [\(n)]") }
+        if Quantization.supports(w.dtype) {
+            let threads = threads
+            x.withUnsafeFloats { xp in
+                w.withUnsafeBytes { wp in
+                    y.withUnsafeMutableFloats { yp in
+                        QuantizedMatrix.run(
+                            w: wp.baseAddress!, dtype: w.dtype, rows: n, cols: k, x: xp.baseAddress!, count: m,
+                            bias: bias, y: yp.baseAddress!, threads: threads)
+                    }
+                }
+            }
+            return
+        }
         if m <= 4, let half = weight.compact, half.dtype == .f16 {
             // Decoding: bound by reading the weight, so read it in f16.
             let threads = threads
@@ -272,6 +308,10 @@ public struct CPUBackend: Backend {
                     case .f16:
                         let src = raw.baseAddress!.assumingMemoryBound(to: Float16.self) + row
                         for j in 0..<dim { dst[j] = Float(src[j]) }
+                    case .q4_0, .q4_1, .q8_0:
+                        let rowBytes = t.dtype.byteCount(elements: dim)!
+                        Quantization.dequantize(
+                            raw.baseAddress! + Int(id) * rowBytes, dtype: t.dtype, count: dim, into: dst)
                     default:  // bf16
                         let src = raw.baseAddress!.assumingMemoryBound(to: UInt16.self) + row
                         for j in 0..<dim { dst[j] = Float(bitPattern: UInt32(src[j]) << 16) }

@@ -16,6 +16,14 @@ extension OpParity {
         cases.append(
             linearCase(&rng, m: rng.int(2...40), k: rng.int(3...200), n: rng.int(3...200), dtype: .f32, bias: true))
 
+        // Linear with ggml block-quantized weights (SmolLM2's q4_1 / q8_0): decode and prefill, odd n,
+        // k = 64 / 96 / 576; both sides read the same dequantized values, so only f32 rounding differs.
+        for (m, k, n) in [(1, 64, 33), (7, 96, 51), (1, 576, 193), (9, 576, 65), (3, 96, 17)] {
+            for dtype in [DType.q4_0, .q4_1, .q8_0] {
+                cases.append(linearCase(&rng, m: m, k: k, n: n, dtype: dtype, bias: n % 2 == 1 && m > 1))
+            }
+        }
+
         // Matmul on activations: dense, transposed B, batched, GQA broadcast, strided head views, beta.
         cases.append(matmulCase(&rng, batch: 1, m: 17, k: 31, n: 23, transposeB: false, groups: 1, alpha: 1, beta: 0))
         cases.append(matmulCase(&rng, batch: 6, m: 9, k: 64, n: 9, transposeB: true, groups: 1, alpha: 0.125, beta: 0))
@@ -88,6 +96,8 @@ extension OpParity {
         for dtype in [DType.f32, .f16, .bf16] {
             cases.append(embeddingCase(&rng, vocab: 97, dim: 48, count: 13, dtype: dtype))
         }
+        cases.append(embeddingCase(&rng, vocab: 97, dim: 96, count: 13, dtype: .q8_0))
+        cases.append(embeddingCase(&rng, vocab: 31, dim: 64, count: 5, dtype: .q4_1))
 
         // RoPE: both pairings, full and partial rotary dimensions, scaled frequencies.
         cases.append(ropeCase(&rng, tokens: 9, heads: 3, headDim: 64, rotaryDim: 64, mode: .interleaved, freqScale: 1))
@@ -101,9 +111,15 @@ extension OpParity {
 
     // MARK: - Case builders
 
+    /// Uniform values in [−scale, scale] stored as `dtype`: plain types directly, block formats quantized.
+    static func randomWeight(_ rng: inout SeededRandom, _ shape: [Int], scale: Float, dtype: DType) -> Tensor {
+        guard Quantization.supports(dtype) else { return rng.tensor(shape, scale: scale, dtype: dtype) }
+        return Quantization.quantize(rng.tensor(shape, scale: scale).floats(), shape: shape, as: dtype)
+    }
+
     static func linearCase(_ rng: inout SeededRandom, m: Int, k: Int, n: Int, dtype: DType, bias: Bool) -> Case {
         let x = rng.tensor([m, k])
-        let w = rng.tensor([n, k], scale: 0.2, dtype: dtype)
+        let w = randomWeight(&rng, [n, k], scale: 0.2, dtype: dtype)
         let b = bias ? rng.tensor([n]) : nil
         return Case(op: .linear(m: m, k: k, n: n, weight: dtype), tolerance: Tolerance.products, weight: (w, .linear)) {
             be, pw throws(ComputeError) in
@@ -244,7 +260,7 @@ extension OpParity {
     }
 
     static func embeddingCase(_ rng: inout SeededRandom, vocab: Int, dim: Int, count: Int, dtype: DType) -> Case {
-        let table = rng.tensor([vocab, dim], dtype: dtype)
+        let table = randomWeight(&rng, [vocab, dim], scale: 1, dtype: dtype)
         let ids = (0..<count).map { _ in Int32(rng.int(0...(vocab - 1))) }
         return Case(
             op: .embedding(vocab: vocab, dim: dim, count: count, table: dtype), tolerance: Tolerance.elementwise,

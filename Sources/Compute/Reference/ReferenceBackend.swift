@@ -13,8 +13,9 @@ public struct ReferenceBackend: Backend {
 
     public func supports(_ op: Op) -> Bool {
         switch op {
-        case .linear(_, _, _, let w), .conv1d(_, _, _, _, _, let w), .convTranspose1d(_, _, _, _, _, let w),
-            .embedding(_, _, _, let w):
+        case .linear(_, _, _, let w), .embedding(_, _, _, let w):
+            !w.isQuantized || Quantization.supports(w)
+        case .conv1d(_, _, _, _, _, let w), .convTranspose1d(_, _, _, _, _, let w):
             !w.isQuantized
         default: true
         }
@@ -22,7 +23,10 @@ public struct ReferenceBackend: Backend {
 
     public func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? { weight }
 
-    private func values(_ t: Tensor) -> [Double] { t.floats().map(Double.init) }
+    /// The elements as Double; quantized weights through the reference dequantizer.
+    private func values(_ t: Tensor) -> [Double] { floats(t).map(Double.init) }
+
+    private func floats(_ t: Tensor) -> [Float] { t.dtype.isQuantized ? Quantization.dequantize(t) : t.floats() }
 
     public func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {
         let w = values(weight.original)
@@ -214,7 +218,7 @@ public struct ReferenceBackend: Backend {
     }
 
     public func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError) {
-        let t = table.original.floats()
+        let t = floats(table.original)
         let dim = table.shape[1]
         var out = [Float]()
         for id in ids { out += t[(Int(id) * dim)..<(Int(id) * dim + dim)] }

@@ -1,0 +1,198 @@
+import COpenBLAS
+import Tensors
+
+/// Linear products y = x · Wᵀ (+ bias) with W [n, k] kept in a ggml block format (q4_0, q4_1, q8_0).
+///
+/// A few rows of x (decoding): each weight block is decoded to 32 floats in registers and dotted with x
+/// while W streams from memory once, output rows split over the cores. The block's offset (q4_0's −8 · d,
+/// q4_1's m) is applied once per block through the sum of x over the block, precomputed per row of x.
+/// More rows (prefill): W is dequantized a tile of rows at a time into f32 scratch for sgemm.
+enum QuantizedMatrix {
+    /// Rows of x up to which the matrix-vector path runs.
+    static let vectorRows = 4
+
+    static func run(
+        w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
+        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        precondition(Quantization.supports(dtype) && k % 32 == 0, "no kernel for \(dtype) rows of \(k)")
+        if m <= vectorRows {
+            matrixVector(w: w, dtype: dtype, rows: n, cols: k, x: x, count: m, bias: bias, y: y, threads: threads)
+        } else {
+            tiled(w: w, dtype: dtype, rows: n, cols: k, x: x, count: m, bias: bias, y: y, threads: threads)
+        }
+    }
+
+    // MARK: - Matrix-vector
+
+    /// Each block's quants are unpacked 32-bit lane-wise (a variable shift and a mask per 8 values, no
+    /// per-byte shuffles), which leaves them in a fixed order within the block; x is permuted once per
+    /// call into that order. Lane l of unpacked vector v of a q4 block holds element `q4Order[v * 8 + l]`.
+    static let q4Order: [Int] = {
+        let shifts: [(UInt32, UInt32)] = [(0, 8), (16, 24), (4, 12), (20, 28)]
+        return (0..<32).map { i in
+            let (v, l) = (i / 8, i % 8)
+            let s = l < 4 ? shifts[v].0 : shifts[v].1
+            return 4 * (l % 4) + Int(s / 8) + (s % 8 == 4 ? 16 : 0)
+        }
+    }()
+
+    /// The same for q8_0: unpacked vector v holds byte v of each of the block's eight 32-bit words.
+    static let q8Order: [Int] = (0..<32).map { i in 4 * (i % 8) + i / 8 }
+
+    static func matrixVector(
+        w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
+        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let blocks = k / 32
+        // x in unpacking order, and Σ x over each block of each row of x for the per-block offsets.
+        let order = dtype == .q8_0 ? q8Order : q4Order
+        var xp = [Float](repeating: 0, count: m * k)
+        var sums = [Float](repeating: 0, count: m * blocks)
+        for i in 0..<(m * blocks) {
+            var sum: Float = 0
+            for e in 0..<32 {
+                xp[i * 32 + e] = x[i * 32 + order[e]]
+                sum += x[i * 32 + e]
+            }
+            sums[i] = sum
+        }
+        let b = bias?.toF32()
+        let ws = SharedPointer(w.assumingMemoryBound(to: UInt8.self))
+        let ys = SharedPointer(y)
+        let rowBytes = blocks * dtype.blockBytes
+        xp.withUnsafeBufferPointer { xbuf in
+            sums.withUnsafeBufferPointer { sp in
+                let xs = SharedPointer(xbuf.baseAddress!)
+                let ss = SharedPointer(sp.baseAddress!)
+                let bs = b.map { SharedPointer($0.withUnsafeFloats { $0.baseAddress! }) }
+                parallelFor(n, threads: threads, grain: 64) { range in
+                    for j in range {
+                        let row = UnsafeRawPointer(ws.base + j * rowBytes)
+                        for i in 0..<m {
+                            let xi = UnsafeRawPointer(xs.base + i * k)
+                            let si = ss.base + i * blocks
+                            let dot: Float
+                            switch dtype {
+                            case .q4_0: dot = q4Row(row, blockBytes: 18, blocks: blocks, x: xi, sums: si, offset: -8)
+                            case .q4_1: dot = q4Row(row, blockBytes: 20, blocks: blocks, x: xi, sums: si, offset: nil)
+                            default: dot = q8Row(row, blocks: blocks, x: xi)
+                            }
+                            ys.base[i * n + j] = dot + (bs?.base[j] ?? 0)
+                        }
+                    }
+                }
+                withExtendedLifetime(b) {}
+            }
+        }
+    }
+
+    /// Small non-negative integers (< 2²³) as floats minus `offset`, without a conversion instruction:
+    /// OR-ing them into the mantissa of 2²³ (bits 0x4B000000) gives 2²³ + v exactly.
+    @inline(__always)
+    private static func floats(_ v: SIMD8<UInt32>, minus offset: Float) -> SIMD8<Float> {
+        unsafeBitCast(v | SIMD8(repeating: 0x4B00_0000), to: SIMD8<Float>.self) - SIMD8(repeating: 8_388_608 + offset)
+    }
+
+    /// Σ over the blocks of one q4_0 (`offset` −8: value (q − 8) · d) or q4_1 (`offset` nil: value q · d + m)
+    /// row, dotted with x (in `q4Order`).
+    @inline(__always)
+    private static func q4Row(
+        _ row: UnsafeRawPointer, blockBytes: Int, blocks: Int, x: UnsafeRawPointer, sums: UnsafeMutablePointer<Float>,
+        offset: Float?
+    ) -> Float {
+        let sh0 = SIMD8<UInt32>(0, 0, 0, 0, 8, 8, 8, 8)
+        let sh1 = SIMD8<UInt32>(16, 16, 16, 16, 24, 24, 24, 24)
+        let sh2 = SIMD8<UInt32>(4, 4, 4, 4, 12, 12, 12, 12)
+        let sh3 = SIMD8<UInt32>(20, 20, 20, 20, 28, 28, 28, 28)
+        let mask = SIMD8<UInt32>(repeating: 0x0F)
+        var acc = SIMD8<Float>(repeating: 0)
+        var shift: Float = 0
+        let qs = blockBytes - 16
+        for b in 0..<blocks {
+            let block = row + b * blockBytes
+            let d = half(block, 0)
+            let w4 = block.loadUnaligned(fromByteOffset: qs, as: SIMD4<UInt32>.self)
+            let w = SIMD8<UInt32>(lowHalf: w4, highHalf: w4)
+            let xb = x + b * 128
+            var s = floats((w &>> sh0) & mask, minus: 0) * xb.loadUnaligned(as: SIMD8<Float>.self)
+            s.addProduct(
+                floats((w &>> sh1) & mask, minus: 0), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            s.addProduct(
+                floats((w &>> sh2) & mask, minus: 0), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            s.addProduct(
+                floats((w &>> sh3) & mask, minus: 0), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            acc.addProduct(s, SIMD8(repeating: d))
+            if let offset {
+                shift += offset * d * sums[b]
+            } else {
+                shift += half(block, 2) * sums[b]
+            }
+        }
+        return acc.sum() + shift
+    }
+
+    /// One q8_0 row dotted with x (in `q8Order`).
+    @inline(__always)
+    private static func q8Row(_ row: UnsafeRawPointer, blocks: Int, x: UnsafeRawPointer) -> Float {
+        let mask = SIMD8<UInt32>(repeating: 0xFF)
+        let flip = SIMD8<UInt32>(repeating: 0x8080_8080)
+        var acc = SIMD8<Float>(repeating: 0)
+        for b in 0..<blocks {
+            let block = row + b * 34
+            let d = half(block, 0)
+            // Bytes as unsigned q + 128, so the float trick applies; 128 comes off again.
+            let w = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt32>.self) ^ flip
+            let xb = x + b * 128
+            var s = floats(w & mask, minus: 128) * xb.loadUnaligned(as: SIMD8<Float>.self)
+            s.addProduct(
+                floats((w &>> 8) & mask, minus: 128), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            s.addProduct(
+                floats((w &>> 16) & mask, minus: 128), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            s.addProduct(floats(w &>> 24, minus: 128), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            acc.addProduct(s, SIMD8(repeating: d))
+        }
+        return acc.sum()
+    }
+
+    /// The f16 at `offset` in a block, as `Float`.
+    @inline(__always)
+    private static func half(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
+        Float(Float16(bitPattern: block.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    // MARK: - Tiled sgemm
+
+    /// Rows of W dequantized per tile: a few MB of scratch, reused tile after tile.
+    static func tileRows(cols k: Int) -> Int { max(64, (4 << 20) / (k * 4)) }
+
+    static func tiled(
+        w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
+        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let beta: Float = bias == nil ? 0 : 1
+        if let bias {
+            bias.toF32().withUnsafeFloats { bp in
+                for r in 0..<m { (y + r * n).update(from: bp.baseAddress!, count: n) }
+            }
+        }
+        let rowBytes = dtype.byteCount(elements: k)!
+        let tile = min(n, tileRows(cols: k))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
+        defer { scratch.deallocate() }
+        let ss = SharedPointer(scratch)
+        let ws = SharedPointer(w.assumingMemoryBound(to: UInt8.self))
+        for j0 in stride(from: 0, to: n, by: tile) {
+            let rows = min(tile, n - j0)
+            parallelFor(rows, threads: threads, grain: 16) { range in
+                for r in range {
+                    Quantization.dequantize(
+                        UnsafeRawPointer(ws.base + (j0 + r) * rowBytes), dtype: dtype, count: k, into: ss.base + r * k)
+                }
+            }
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1, x, Int32(k), scratch,
+                Int32(k), beta, y + j0, Int32(n))
+        }
+    }
+}
