@@ -17,11 +17,13 @@ public struct CPUBackend: Backend {
     /// Worker threads for the non-BLAS kernels (OpenBLAS keeps its own pool).
     public let threads: Int
 
-    /// - Parameter threads: cores to use; nil uses every active core.
+    /// - Parameter threads: cores to use; nil uses every active core. OpenBLAS's thread count is
+    ///   process-wide, so only an explicit count changes it (a user's `-t`); a default backend leaves it as
+    ///   OpenBLAS found it (all cores, or `OPENBLAS_NUM_THREADS`).
     public init(threads: Int? = nil) {
         let n = threads ?? System.activeProcessorCount
         self.threads = max(1, n)
-        openblas_set_num_threads(Int32(self.threads))
+        if threads != nil { openblas_set_num_threads(Int32(self.threads)) }
         System.keepLargeAllocations()
     }
 

@@ -111,7 +111,7 @@ public enum OpParity {
 extension CPUBackend {
     /// The CPU's form of a weight for parity runs (the CPU must take every weight the cases use).
     static func prepareForParity(_ weight: Tensor, _ use: WeightUse) throws(ComputeError) -> Tensor {
-        try CPUBackend(threads: 1).prepare(weight, for: use) ?? weight
+        try CPUBackend().prepare(weight, for: use) ?? weight
     }
 }
 
