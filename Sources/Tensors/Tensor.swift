@@ -108,9 +108,12 @@ public struct Tensor: Sendable {
         self = Tensor(shape: shape, dtype: dtype, storage: copy)
     }
 
-    /// The elements converted to `Float`. Works for every plain (non-quantized) type.
+    /// The elements converted to `Float`: every plain type, and the block formats `Quantization` reads.
     public func floats() -> [Float] {
-        precondition(!dtype.isQuantized, "floats() of a \(dtype) tensor: dequantize it through Compute")
+        if dtype.isQuantized {
+            precondition(Quantization.supports(dtype), "no dequantizer for \(dtype) tensors yet")
+            return Quantization.dequantize(self)
+        }
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             withUnsafeBytes { raw in
                 switch dtype {

@@ -79,7 +79,7 @@ struct HalfPrecisionBackend: Backend {
     let name = "half"
     func supports(_ op: Op) -> Bool { op.name == "linear" }
     func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? {
-        let values = Quantization.supports(weight.dtype) ? Quantization.dequantize(weight) : weight.floats()
+        let values = weight.floats()
         let rounded = values.map { Float(Float16($0)) }
         return Tensor(shape: weight.shape, floats: rounded)
     }

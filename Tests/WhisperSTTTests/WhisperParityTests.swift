@@ -4,7 +4,8 @@ import Foundation
 import ModelStore
 import Tensors
 import Testing
-import WhisperSTT
+
+@testable import WhisperSTT
 
 /// Hark's Whisper against CTranslate2 (faster-whisper's engine, float32 on the CPU) on the real tiny.en
 /// model and the recordings in shared/testdata/speech. Reference values come from
@@ -96,7 +97,13 @@ struct WhisperParityTests {
     func model() throws {
         let loaded = try Self.loaded.get()
         let reference = try Self.reference.get()
-        let decoder = GreedyDecoder(model: loaded.model, config: loaded.config)
+        // The transcriber's own greedy step loop, with the reference's prompt and rules (no timestamps).
+        let resolved = try ModelStore().installedModel(named: "whisper-tiny.en")
+        let transcriber = try WhisperTranscriber(
+            model: loaded.model, tokenizer: try WhisperTokenizer(directory: resolved.directory), config: loaded.config)
+        var options = TranscriptionOptions()
+        options.withoutTimestamps = true
+        var rng = SeededRandom(seed: 0)
         for clip in reference.clips {
             let features = try loaded.mel.compute(try Self.samples(clip.clip))
             let window = Self.window(features)
@@ -119,7 +126,9 @@ struct WhisperParityTests {
                 }
             }
             #expect(worst <= 1e-3, "\(clip.clip): first-step logits max |Δ| \(worst)")
-            let tokens = try decoder.decode(audio: audio, prompt: [50257, 50362])
+            let tokens = try transcriber.decode(
+                audio: audio, prompt: [50257, 50362], temperature: 0, options: options, rng: &rng
+            ).tokens
             #expect(tokens == clip.tokens.filter { $0 != 50256 }, "\(clip.clip)")
         }
     }

@@ -24,9 +24,7 @@ public struct ReferenceBackend: Backend {
     public func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? { weight }
 
     /// The elements as Double; quantized weights through the reference dequantizer.
-    private func values(_ t: Tensor) -> [Double] { floats(t).map(Double.init) }
-
-    private func floats(_ t: Tensor) -> [Float] { t.dtype.isQuantized ? Quantization.dequantize(t) : t.floats() }
+    private func values(_ t: Tensor) -> [Double] { t.floats().map(Double.init) }
 
     public func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {
         let w = values(weight.original)
@@ -218,7 +216,7 @@ public struct ReferenceBackend: Backend {
     }
 
     public func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError) {
-        let t = floats(table.original)
+        let t = table.original.floats()
         let dim = table.shape[1]
         var out = [Float]()
         for id in ids { out += t[(Int(id) * dim)..<(Int(id) * dim + dim)] }
