@@ -25,11 +25,15 @@ let package = Package(
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Compute", targets: ["Compute"]),
         .library(name: "ModelStore", targets: ["ModelStore"]),
+        /// An EMULATOR of Rockchip's librknnrt matmul API (same C symbols, documented arithmetic and layouts),
+        /// so the `rknpu` backend's real code path runs in CI: `HARK_RKNN_LIB=<bin>/librknnrt_emu.so`.
+        .library(name: "rknnrt_emu", type: .dynamic, targets: ["RKNNEmulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: System libraries: a module map and one header each, found through pkg-config.
@@ -91,6 +95,23 @@ let package = Package(
             ],
             swiftSettings: optimise),
 
+        /** The in-process GGUF transformer runtime: tokenizer, chat format, Llama-family model, sampling. */
+        .target(
+            name: "LanguageModel",
+            dependencies: ["Tensors", "Compute", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimise),
+        /** The assistant: capture → VAD → STT → intent → TTS → playback actors, events, barge-in, LLM clients. */
+        .target(
+            name: "SpeechPipeline",
+            dependencies: [
+                "AudioIO", "Phonemizer", "PiperTTS", "WhisperSTT", "VoiceActivity", "ModelStore", "Compute", "Tensors",
+                "ThreadExecutors", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            resources: [.copy("Resources")]),
+        /** Test support, never the product's hardware path: a CPU emulation of librknnrt's matmul API. */
+        .target(name: "RKNNEmulator", linkerSettings: [.linkedLibrary("m")]),
+
         // MARK: Executables
         /** Text to speech with Piper voices, Piper's command-line habits: files, raw stream or ALSA playback. */
         .executableTarget(
@@ -105,8 +126,14 @@ let package = Package(
                 "WhisperSTT", "VoiceActivity", "AudioIO", "ModelStore", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        /** The voice-assistant daemon. */
         .executableTarget(
-            name: "harkd", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            name: "harkd",
+            dependencies: [
+                "SpeechPipeline", "AudioIO", "ModelStore", "Compute",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         /** Lists, locates, verifies and inspects the models in the catalogs. */
         .executableTarget(
             name: "hark-models",
@@ -133,6 +160,9 @@ let package = Package(
         .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore", "AudioIO"]),
         .testTarget(
             name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore", "AudioIO"]),
+        .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "Compute", "ModelStore"]),
+        .testTarget(
+            name: "SpeechPipelineTests", dependencies: ["SpeechPipeline", "AudioIO", "ModelStore", "Compute"]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
         .testTarget(

@@ -1,0 +1,25 @@
+/// What can go wrong loading or running a language model, in words a user understands.
+public enum LanguageModelError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The GGUF's `general.architecture` is not one this runtime implements.
+    case unsupportedArchitecture(String)
+    /// A tensor is stored in a type no kernel here reads.
+    case unsupportedTensorType(tensor: String, type: String)
+    /// A tensor the architecture needs is missing or has the wrong shape.
+    case badTensor(String)
+    /// Required metadata is missing or malformed.
+    case badMetadata(String)
+    case emptyPrompt
+    /// The prompt (plus what was already cached) does not fit the context.
+    case promptTooLong(tokens: Int, context: Int)
+
+    public var description: String {
+        switch self {
+        case .unsupportedArchitecture(let a): "unsupported model architecture '\(a)' (Hark runs the Llama family)"
+        case .unsupportedTensorType(let t, let ty): "tensor \(t) has type \(ty), which Hark cannot read"
+        case .badTensor(let m): "bad model tensor: \(m)"
+        case .badMetadata(let m): "bad model metadata: \(m)"
+        case .emptyPrompt: "the prompt is empty"
+        case .promptTooLong(let n, let c): "the prompt is \(n) tokens long but the context holds only \(c)"
+        }
+    }
+}
