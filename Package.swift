@@ -160,9 +160,12 @@ let package = Package(
         .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore", "AudioIO"]),
         .testTarget(
             name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore", "AudioIO"]),
-        .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "Compute", "ModelStore"]),
         .testTarget(
-            name: "SpeechPipelineTests", dependencies: ["SpeechPipeline", "AudioIO", "ModelStore", "Compute"]),
+            name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "Compute", "ModelStore"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SpeechPipelineTests", dependencies: ["SpeechPipeline", "AudioIO", "ModelStore", "Compute"],
+            resources: [.copy("Fixtures")]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
         .testTarget(
