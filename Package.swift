@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: System libraries: a module map and one header each, found through pkg-config.
@@ -109,6 +111,16 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             resources: [.copy("Resources")]),
+        /** The network faces: a Wyoming server (Home Assistant) and an OpenAI-compatible HTTP API, on shared models. */
+        .target(
+            name: "SpeechServers",
+            dependencies: [
+                "AudioIO", "Phonemizer", "PiperTTS", "WhisperSTT", "VoiceActivity", "ModelStore", "Compute", "Tensors",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         /** Test support, never the product's hardware path: a CPU emulation of librknnrt's matmul API. */
         .target(name: "RKNNEmulator", linkerSettings: [.linkedLibrary("m")]),
 
@@ -130,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "harkd",
             dependencies: [
-                "SpeechPipeline", "AudioIO", "ModelStore", "Compute",
+                "SpeechPipeline", "SpeechServers", "AudioIO", "ModelStore", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -165,6 +177,9 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SpeechPipelineTests", dependencies: ["SpeechPipeline", "AudioIO", "ModelStore", "Compute"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SpeechServersTests", dependencies: ["SpeechServers", "AudioIO", "ModelStore", "Compute"],
             resources: [.copy("Fixtures")]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
