@@ -29,6 +29,9 @@ struct TokenizerReference: Decodable {
     let addBos: Bool
     let eog: [Int32]
     let cases: [Case]
+    /// Pre-tokenizer name → llama.cpp's ids (no special tokens added) for each case's text, on SmolLM2's
+    /// vocabulary under that pre-tokenizer ("default": no `tokenizer.ggml.pre`).
+    let otherPreTokenizers: [String: [[Int32]]]
     let pieces: [String: String]
     let chats: [Chat]
 
@@ -54,10 +57,25 @@ struct SmolLM2TokenizerTests {
     func idsMatchLlamaCpp() throws {
         let tokenizer = try TokenizerReference.smolLM2.get()
         let reference = try TokenizerReference.shared.get()
-        #expect(reference.cases.count >= 60)
+        #expect(reference.cases.count >= 360)
         for c in reference.cases {
             #expect(tokenizer.encode(c.text, addSpecial: true) == c.addSpecial, "text: \(c.text.debugDescription)")
             #expect(tokenizer.encode(c.text, addSpecial: false) == c.noSpecial, "text: \(c.text.debugDescription)")
+        }
+    }
+
+    @Test(
+        "the same vocabulary under llama.cpp's other pre-tokenizers gives its ids",
+        arguments: ["llama-bpe", "qwen2", "gpt-2", "starcoder", "default"])
+    func otherPreTokenizers(_ pre: String) throws {
+        var vocabulary = try Vocabulary(TokenizerReference.gguf.get())
+        vocabulary.preTokenizer = pre == "default" ? nil : pre
+        let tokenizer = try Tokenizer(vocabulary: vocabulary)
+        let reference = try TokenizerReference.shared.get()
+        let expected = try #require(reference.otherPreTokenizers[pre])
+        try #require(expected.count == reference.cases.count)
+        for (c, ids) in zip(reference.cases, expected) {
+            #expect(tokenizer.encode(c.text, addSpecial: false) == ids, "\(pre): \(c.text.debugDescription)")
         }
     }
 

@@ -4,10 +4,13 @@
 Usage (with the reference venv's python):
     /work/main/.venv/bin/python scripts/reference/llama_tokenizer_reference.py path/to/SmolLM2-135M-Instruct.Q4_1.gguf
 
-Reads Tests/LanguageModelTests/Fixtures/tokenizer-corpus.json (a JSON list of texts) and writes
+Reads Tests/LanguageModelTests/Fixtures/tokenizer-corpus.json (a JSON list of texts), adds 300 seeded random
+texts (`random_texts`), and writes
 Tests/LanguageModelTests/Fixtures/tokenizer-smollm2.json:
   - for every corpus text: llama_tokenize(text, add_special, parse_special=True) with add_special true and false;
   - the raw bytes of every token id those contain (llama_token_to_piece with special=True), hex-encoded;
+  - the same, without special tokens, for the same vocabulary under other pre-tokenizers (llama-bpe, qwen2,
+    gpt-2, starcoder, and llama.cpp's default), through vocabulary-only copies of the GGUF;
   - the model's bos/eos/eot ids and which ids llama.cpp treats as end of generation;
   - renderings of a few conversations through the GGUF's chat template with llama-cpp-python's own Jinja2
     formatter (the same jinja2 environment it uses for chat completion), and through a few other families'
@@ -17,7 +20,10 @@ Tests/LanguageModelTests/Fixtures/tokenizer-smollm2.json:
 import ctypes
 import json
 import pathlib
+import random
+import struct
 import sys
+import tempfile
 
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -103,6 +109,64 @@ CONVERSATIONS = [
 ]
 
 
+def gguf_with_pre(source: pathlib.Path, pre: str | None, target: pathlib.Path) -> None:
+    """Writes `source`'s metadata, with `tokenizer.ggml.pre` replaced (or removed when None), and no tensors: a
+    vocabulary-only GGUF, so llama.cpp's other pre-tokenizers can run on the same vocabulary."""
+    data = source.read_bytes()
+    fixed = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+    def skip_value(offset: int, kind: int) -> int:
+        if kind in fixed:
+            return offset + fixed[kind]
+        if kind == 8:
+            return offset + 8 + struct.unpack_from("<Q", data, offset)[0]
+        assert kind == 9
+        inner, count = struct.unpack_from("<IQ", data, offset)
+        offset += 12
+        if inner in fixed:
+            return offset + count * fixed[inner]
+        for _ in range(count):
+            offset = skip_value(offset, inner)
+        return offset
+
+    magic, version, _, kv_count = struct.unpack_from("<IIQQ", data, 0)
+    offset = 24
+    entries = []
+    for _ in range(kv_count):
+        start = offset
+        key_length = struct.unpack_from("<Q", data, offset)[0]
+        key = data[offset + 8 : offset + 8 + key_length].decode()
+        offset += 8 + key_length
+        kind = struct.unpack_from("<I", data, offset)[0]
+        offset = skip_value(offset + 4, kind)
+        if key != "tokenizer.ggml.pre":
+            entries.append(data[start:offset])
+    if pre is not None:
+        key = b"tokenizer.ggml.pre"
+        value = pre.encode()
+        entries.append(struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, len(value)) + value)
+    header = struct.pack("<IIQQ", magic, version, 0, len(entries))
+    target.write_bytes(header + b"".join(entries))
+
+
+def random_texts(count: int, seed: int = 2026) -> list[str]:
+    """Seeded random texts from pieces that stress the pre-tokenizers: mixed scripts, digit runs, whitespace
+    runs, contractions in any case, emoji with joiners, and special-token text."""
+    rng = random.Random(seed)
+    pieces = [
+        "a", "Z", "é", "ß", "İ", "ı", "日本", "中", "한", "ع", "ж", "Ω", "ǅ", "e\u0301", "\u0928\u093f",
+        "0", "7", "42", "123", "98765", "٣", "½", "Ⅻ", "²",
+        " ", "  ", "   ", "\t", "\n", "\r\n", "\n\n", " \n", "\u00a0", "\u3000", "\u2003", "\u0085",
+        "'s", "'T", "'re", "'VE", "'m", "'Ll", "'d", "'", "'x",
+        ".", ",", "!", "?", "...", "-", "_", "(", ")", "{", "}", "$", "+", "<", "=", ">", "^", "~", "|", "`",
+        "@", "#", "%", "&", "*", "/", "\\", "\"", "«", "»", "—", "…", "€", "∑",
+        "😀", "👍🏽", "👨\u200d👩\u200d👧", "🇺🇸", "❤️", "\u200b", "\u200d", "\ufeff", "\ue000", "\U000e0080",
+        "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|im_", "|>",
+        "hello", "World", "don", "CamelCase", "snake_case", "x1", "v2.0",
+    ]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 24))) for _ in range(count)]
+
+
 def tokenize(vocab, text: bytes, add_special: bool, parse_special: bool) -> list[int]:
     capacity = len(text) + 8
     buf = (llama_cpp.llama_token * capacity)()
@@ -128,7 +192,7 @@ def main() -> None:
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
     n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
 
-    corpus = json.loads((FIXTURES / "tokenizer-corpus.json").read_text(encoding="utf-8"))
+    corpus = json.loads((FIXTURES / "tokenizer-corpus.json").read_text(encoding="utf-8")) + random_texts(300)
     cases = []
     used: set[int] = set()
     for text in corpus:
@@ -168,6 +232,17 @@ def main() -> None:
                     }
                 )
 
+    # The same vocabulary under llama.cpp's other pre-tokenizers ("default": no tokenizer.ggml.pre at all).
+    other_pre = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for pre in ("llama-bpe", "qwen2", "gpt-2", "default", "starcoder"):
+            variant = pathlib.Path(scratch) / f"{pre}.gguf"
+            gguf_with_pre(pathlib.Path(model_path), None if pre == "default" else pre, variant)
+            other = llama_cpp.Llama(model_path=str(variant), vocab_only=True, verbose=False)
+            other_vocab = llama_cpp.llama_model_get_vocab(other.model)
+            other_pre[pre] = [tokenize(other_vocab, text.encode("utf-8"), False, True) for text in corpus]
+            del other
+
     out = {
         "model": pathlib.Path(model_path).name,
         "llama_cpp_python": llama_cpp.__version__,
@@ -178,11 +253,23 @@ def main() -> None:
         "add_bos": bool(llama_cpp.llama_vocab_get_add_bos(vocab)),
         "eog": eog,
         "cases": cases,
+        "other_pre_tokenizers": other_pre,
         "pieces": pieces,
         "chats": chats,
     }
     path = FIXTURES / "tokenizer-smollm2.json"
-    path.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    # One line per key, and per case or chat in the long lists: compact, yet diffs stay readable.
+    lines = []
+    for key, value in out.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            body = ",\n  ".join(json.dumps(item, ensure_ascii=False) for item in value)
+            lines.append(f"{json.dumps(key)}: [\n  {body}\n ]")
+        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), list):
+            body = ",\n  ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in value.items())
+            lines.append(f"{json.dumps(key)}: {{\n  {body}\n }}")
+        else:
+            lines.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    path.write_text("{\n " + ",\n ".join(lines) + "\n}\n", encoding="utf-8")
     print(f"wrote {path}: {len(cases)} texts, {len(pieces)} pieces, {len(chats)} chat renderings")
 
 
