@@ -11,7 +11,9 @@ struct ChatTemplateTests {
         let reference = try TokenizerReference.shared.get()
         #expect(reference.chats.count >= 30)
         for chat in reference.chats {
-            let template = ChatTemplate(template: chat.template, bos: chat.bos, eos: chat.eos)
+            var template = ChatTemplate(template: chat.template, bos: chat.bos, eos: chat.eos)
+            // The reference fixes Llama 3.2's "Today Date" (which is otherwise the day of rendering).
+            if template.family == .llama31 { template.dateString = "26 Jul 2024" }
             let prompt = template.render(chat.messages, addGenerationPrompt: chat.addGenerationPrompt)
             #expect(prompt == chat.prompt, "\(chat.family), generation prompt \(chat.addGenerationPrompt)")
         }
@@ -22,7 +24,7 @@ struct ChatTemplateTests {
         let reference = try TokenizerReference.shared.get()
         let expected: [String: ChatTemplate.Family] = [
             "gguf": .chatML, "llama3": .llama3, "llama2": .llama2, "mistral": .mistral, "gemma": .gemma,
-            "zephyr": .zephyr, "phi3": .phi3,
+            "zephyr": .zephyr, "phi3": .phi3, "llama32": .llama31,
         ]
         for chat in reference.chats {
             #expect(ChatTemplate(template: chat.template).family == expected[chat.family], "\(chat.family)")
@@ -43,6 +45,15 @@ struct ChatTemplateTests {
         let ids = tokenizer.encode(prompt)
         #expect(ids.first == tokenizer.id(of: "<|im_start|>"))
         #expect(ids.filter { $0 == tokenizer.id(of: "<|im_end|>") }.count == 2)
+    }
+
+    @Test("Llama 3.2 dates its system turn today unless told otherwise")
+    func llama32Date() throws {
+        let chat = try #require(try TokenizerReference.shared.get().chats.first { $0.family == "llama32" })
+        let template = ChatTemplate(template: chat.template, bos: chat.bos, eos: chat.eos)
+        #expect(template.dateString == nil)
+        #expect(template.render([.user("Hi")]).contains("Today Date: \(ChatTemplate.today())\n\n"))
+        #expect(ChatTemplate.today().count == 11)
     }
 
     @Test("no template falls back to ChatML without a system prompt")

@@ -4,6 +4,7 @@
 // (https://github.com/ggml-org/llama.cpp/blob/master/src/llama-chat.cpp), and renders each the way its
 // published template does under jinja2 (llama-cpp-python's `Jinja2ChatFormatter`).
 
+import Foundation
 import Logging
 import Tensors
 
@@ -33,6 +34,9 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
         case chatML
         /// `<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>` (Llama 3).
         case llama3
+        /// Llama 3 turns after a system turn that always opens with "Cutting Knowledge Date: December 2023" and
+        /// "Today Date: …" (Llama 3.1, 3.2 and 3.3 without tools).
+        case llama31
         /// `[INST] <<SYS>>\n…\n<</SYS>>\n\n… [/INST]` (Llama 2).
         case llama2
         /// ` [INST] … [/INST]` with the system prompt folded into the first user turn (Mistral v1).
@@ -52,12 +56,19 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
     /// The texts of the BOS and EOS tokens, which some templates write (`bos_token`, `eos_token`).
     public var bos: String
     public var eos: String
+    /// Llama 3.1+: the "Today Date" line's date ("26 Jul 2024"); nil for the day of rendering, as templates that
+    /// call `strftime_now("%d %b %Y")` get it.
+    public var dateString: String?
 
-    public init(family: Family, defaultSystemPrompt: String? = nil, bos: String = "", eos: String = "") {
+    public init(
+        family: Family, defaultSystemPrompt: String? = nil, bos: String = "", eos: String = "",
+        dateString: String? = nil
+    ) {
         self.family = family
         self.defaultSystemPrompt = defaultSystemPrompt
         self.bos = bos
         self.eos = eos
+        self.dateString = dateString
     }
 
     /// The family `template` belongs to, recognised by its markers; ChatML, with a warning, when there is no
@@ -73,6 +84,10 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
         if template.contains("<|im_start|>") {
             family = .chatML
             defaultSystemPrompt = Self.literal(in: template, after: "<|im_start|>system", before: "<|im_end|>")
+        } else if template.contains("<|start_header_id|>") && template.contains("Cutting Knowledge Date") {
+            family = .llama31
+            // Llama 3.1's template fixes the date; 3.2's asks for today's.
+            dateString = template.contains("strftime_now") ? nil : "26 Jul 2024"
         } else if template.contains("<|start_header_id|>") {
             family = .llama3
         } else if template.contains("<start_of_turn>") {
@@ -115,6 +130,14 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
         case .llama3:
             for (i, m) in messages.enumerated() {
                 if i == 0 { out += bos }
+                out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
+            }
+            if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+        case .llama31:
+            let (system, turns) = Self.splitSystem(messages)
+            out += bos + "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            out += "Today Date: \(dateString ?? Self.today())\n\n\(Self.trim(system ?? ""))<|eot_id|>"
+            for m in turns {
                 out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
             }
             if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
@@ -162,6 +185,14 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
             out += addGenerationPrompt ? "<|assistant|>\n" : eos
         }
         return out
+    }
+
+    /// Today's date as `strftime("%d %b %Y")` writes it in the C locale ("05 Mar 2026").
+    static func today() -> String {
+        let parts = Calendar.current.dateComponents([.day, .month, .year], from: Date())
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let day = parts.day ?? 1
+        return "\(day < 10 ? "0" : "")\(day) \(months[((parts.month ?? 1) - 1) % 12]) \(parts.year ?? 1970)"
     }
 
     /// A leading system message, and the rest.
