@@ -20,19 +20,26 @@ enum ByteUnicodeMap {
         return table
     }()
 
-    /// The byte each mapped scalar stands for.
-    static let byteForScalar: [UInt32: UInt8] = {
-        var map: [UInt32: UInt8] = [:]
-        for (byte, scalar) in scalarForByte.enumerated() { map[scalar.value] = UInt8(byte) }
-        return map
+    /// The byte each mapped scalar stands for, indexed by scalar value (all below U+0144); -1 for others.
+    private static let byteTable: [Int16] = {
+        var table = [Int16](repeating: -1, count: 0x144)
+        for (byte, scalar) in scalarForByte.enumerated() { table[Int(scalar.value)] = Int16(byte) }
+        return table
     }()
+
+    /// The byte a mapped scalar stands for.
+    static func byte(for scalar: Unicode.Scalar) -> UInt8? {
+        let v = Int(scalar.value)
+        guard v < byteTable.count, byteTable[v] >= 0 else { return nil }
+        return UInt8(byteTable[v])
+    }
 
     /// The bytes a vocabulary string stands for, or nil when it has a character outside the map.
     static func bytes(of text: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(text.unicodeScalars.count)
         for scalar in text.unicodeScalars {
-            guard let byte = byteForScalar[scalar.value] else { return nil }
+            guard let byte = byte(for: scalar) else { return nil }
             out.append(byte)
         }
         return out

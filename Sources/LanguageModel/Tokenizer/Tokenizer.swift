@@ -395,7 +395,7 @@ public struct Tokenizer: Sendable {
                 var out: [UInt8] = []
                 out.reserveCapacity(text.count)
                 for scalar in String(decoding: text, as: UTF8.self).unicodeScalars {
-                    if let byte = ByteUnicodeMap.byteForScalar[scalar.value] {
+                    if let byte = ByteUnicodeMap.byte(for: scalar) {
                         out.append(byte)
                     } else {
                         out += Array(String(scalar).utf8)
