@@ -33,7 +33,23 @@ struct TokenizerReference: Decodable {
     /// vocabulary under that pre-tokenizer ("default": no `tokenizer.ggml.pre`).
     let otherPreTokenizers: [String: [[Int32]]]
     let pieces: [String: String]
+    let sentencepiece: SentencePieceReference
     let chats: [Chat]
+
+    /// A small SentencePiece vocabulary the script builds (no default model uses one) and llama.cpp's ids on it.
+    struct SentencePieceReference: Decodable {
+        struct Case: Decodable {
+            let addSpecial: [Int32]
+            let noSpecial: [Int32]
+            /// `parse_special` false.
+            let noParse: [Int32]
+        }
+        let tokens: [String]
+        let types: [Int32]
+        let scores: [Float]
+        let texts: [String]
+        let cases: [Case]
+    }
 
     static let shared: Result<TokenizerReference, any Error> = Result {
         let url = Bundle.module.resourceURL!.appending(path: "Fixtures/tokenizer-smollm2.json")
@@ -224,6 +240,26 @@ struct SentencePieceTests {
         #expect(t.encode("hello</s>hello", parseSpecial: false).contains(2) == false)
         #expect(t.decode(t.encode("hello", addSpecial: false)) == "hello")
         #expect(t.bos == 1 && t.eos == 2 && t.isEndOfGeneration(2))
+    }
+}
+
+@Suite("SentencePiece against llama.cpp")
+struct SentencePieceReferenceTests {
+    @Test("ids equal llama_tokenize on a small SentencePiece vocabulary, every text, all three ways")
+    func idsMatchLlamaCpp() throws {
+        let reference = try TokenizerReference.shared.get().sentencepiece
+        let vocabulary = Vocabulary(
+            model: .sentencePiece, tokens: reference.tokens,
+            types: reference.types.map { TokenType(rawValue: $0) ?? .undefined }, scores: reference.scores)
+        let tokenizer = try Tokenizer(vocabulary: vocabulary)
+        #expect(reference.texts.count == reference.cases.count && reference.cases.count >= 360)
+        for (text, c) in zip(reference.texts, reference.cases) {
+            #expect(tokenizer.encode(text) == c.addSpecial, "text: \(text.debugDescription)")
+            #expect(tokenizer.encode(text, addSpecial: false) == c.noSpecial, "text: \(text.debugDescription)")
+            #expect(
+                tokenizer.encode(text, addSpecial: false, parseSpecial: false) == c.noParse,
+                "text: \(text.debugDescription)")
+        }
     }
 }
 

@@ -11,6 +11,7 @@ Tests/LanguageModelTests/Fixtures/tokenizer-smollm2.json:
   - the raw bytes of every token id those contain (llama_token_to_piece with special=True), hex-encoded;
   - the same, without special tokens, for the same vocabulary under other pre-tokenizers (llama-bpe, qwen2,
     gpt-2, starcoder, and llama.cpp's default), through vocabulary-only copies of the GGUF;
+  - a small SentencePiece vocabulary (`sentencepiece_vocabulary`) and llama.cpp's SPM ids for the same texts;
   - the model's bos/eos/eot ids and which ids llama.cpp treats as end of generation;
   - renderings of a few conversations through the GGUF's chat template with llama-cpp-python's own Jinja2
     formatter (the same jinja2 environment it uses for chat completion), and through a few other families'
@@ -112,27 +113,27 @@ CONVERSATIONS = [
 ]
 
 
-def gguf_with_pre(source: pathlib.Path, pre: str | None, target: pathlib.Path) -> None:
-    """Writes `source`'s metadata, with `tokenizer.ggml.pre` replaced (or removed when None), and no tensors: a
-    vocabulary-only GGUF, so llama.cpp's other pre-tokenizers can run on the same vocabulary."""
-    data = source.read_bytes()
-    fixed = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+GGUF_FIXED_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def gguf_entries(data: bytes) -> list[tuple[str, bytes]]:
+    """The metadata entries of a GGUF file: (key, the entry's raw bytes)."""
 
     def skip_value(offset: int, kind: int) -> int:
-        if kind in fixed:
-            return offset + fixed[kind]
+        if kind in GGUF_FIXED_SIZES:
+            return offset + GGUF_FIXED_SIZES[kind]
         if kind == 8:
             return offset + 8 + struct.unpack_from("<Q", data, offset)[0]
         assert kind == 9
         inner, count = struct.unpack_from("<IQ", data, offset)
         offset += 12
-        if inner in fixed:
-            return offset + count * fixed[inner]
+        if inner in GGUF_FIXED_SIZES:
+            return offset + count * GGUF_FIXED_SIZES[inner]
         for _ in range(count):
             offset = skip_value(offset, inner)
         return offset
 
-    magic, version, _, kv_count = struct.unpack_from("<IIQQ", data, 0)
+    kv_count = struct.unpack_from("<Q", data, 16)[0]
     offset = 24
     entries = []
     for _ in range(kv_count):
@@ -142,14 +143,73 @@ def gguf_with_pre(source: pathlib.Path, pre: str | None, target: pathlib.Path) -
         offset += 8 + key_length
         kind = struct.unpack_from("<I", data, offset)[0]
         offset = skip_value(offset + 4, kind)
-        if key != "tokenizer.ggml.pre":
-            entries.append(data[start:offset])
+        entries.append((key, data[start:offset]))
+    return entries
+
+
+def gguf_with_pre(source: pathlib.Path, pre: str | None, target: pathlib.Path) -> None:
+    """Writes `source`'s metadata, with `tokenizer.ggml.pre` replaced (or removed when None), and no tensors: a
+    vocabulary-only GGUF, so llama.cpp's other pre-tokenizers can run on the same vocabulary."""
+    data = source.read_bytes()
+    magic, version = struct.unpack_from("<II", data, 0)
+    entries = [entry for key, entry in gguf_entries(data) if key != "tokenizer.ggml.pre"]
     if pre is not None:
         key = b"tokenizer.ggml.pre"
         value = pre.encode()
         entries.append(struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, len(value)) + value)
-    header = struct.pack("<IIQQ", magic, version, 0, len(entries))
-    target.write_bytes(header + b"".join(entries))
+    target.write_bytes(struct.pack("<IIQQ", magic, version, 0, len(entries)) + b"".join(entries))
+
+
+def sentencepiece_vocabulary() -> dict:
+    """A small SentencePiece vocabulary (no default model here uses one): <unk> <s> </s>, the 256 <0xXX> byte
+    tokens, a user-defined token, single characters, and word pieces with seeded scores (ties included)."""
+    rng = random.Random(7)
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + ["<|user|>"]
+    types = [2, 3, 3] + [6] * 256 + [4]
+    scores = [0.0] * len(tokens)
+    words = (
+        "the quick brown fox jumps over lazy dog hello world speech small boards models memory code commas "
+        "and with in on a an is it of to that this you are we they here there tell me joke capital france "
+        "ing ed er es th he in an re on at en nd ti or te st ar al it is ou"
+    ).split()
+    pieces = ["\u2581"] + list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'-:;()\"/é日本😀")
+    for word in words:
+        pieces += ["\u2581" + word, word, word[:2], word[1:]]
+    seen = set(tokens)
+    for piece in pieces:
+        if piece and piece not in seen:
+            seen.add(piece)
+            tokens.append(piece)
+            types.append(1)
+            # Coarse scores, so that equal-score merges compete.
+            scores.append(-float(rng.randint(0, 40)))
+    return {"tokens": tokens, "types": types, "scores": scores}
+
+
+def gguf_with_vocabulary(source: pathlib.Path, vocab: dict, target: pathlib.Path) -> None:
+    """`source`'s metadata without its tokenizer, plus `vocab` as a SentencePiece ("llama") tokenizer; no tensors."""
+    data = source.read_bytes()
+    magic, version, _, kv_count = struct.unpack_from("<IIQQ", data, 0)
+    entries = [entry for key, entry in gguf_entries(data) if not key.startswith("tokenizer.")]
+
+    def string(text: str) -> bytes:
+        raw = text.encode()
+        return struct.pack("<Q", len(raw)) + raw
+
+    entries.append(string("tokenizer.ggml.model") + struct.pack("<I", 8) + string("llama"))
+    entries.append(
+        string("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, len(vocab["tokens"]))
+        + b"".join(string(t) for t in vocab["tokens"])
+    )
+    entries.append(
+        string("tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, len(vocab["scores"]))
+        + struct.pack(f"<{len(vocab['scores'])}f", *vocab["scores"])
+    )
+    entries.append(
+        string("tokenizer.ggml.token_type") + struct.pack("<IIQ", 9, 5, len(vocab["types"]))
+        + struct.pack(f"<{len(vocab['types'])}i", *vocab["types"])
+    )
+    target.write_bytes(struct.pack("<IIQQ", magic, version, 0, len(entries)) + b"".join(entries))
 
 
 def random_texts(count: int, seed: int = 2026) -> list[str]:
@@ -251,6 +311,23 @@ def main() -> None:
             other_pre[pre] = [tokenize(other_vocab, text.encode("utf-8"), False, True) for text in corpus]
             del other
 
+        # A SentencePiece vocabulary of our own, through llama.cpp's SPM tokenizer.
+        spm = sentencepiece_vocabulary()
+        variant = pathlib.Path(scratch) / "spm.gguf"
+        gguf_with_vocabulary(pathlib.Path(model_path), spm, variant)
+        other = llama_cpp.Llama(model_path=str(variant), vocab_only=True, verbose=False)
+        spm_vocab = llama_cpp.llama_model_get_vocab(other.model)
+        spm["cases"] = [
+            {
+                "add_special": tokenize(spm_vocab, text.encode("utf-8"), True, True),
+                "no_special": tokenize(spm_vocab, text.encode("utf-8"), False, True),
+                "no_parse": tokenize(spm_vocab, text.encode("utf-8"), False, False),
+            }
+            for text in corpus + ["hello<|user|>world</s>the", " leading", "tell  me\n\n joke"]
+        ]
+        spm["texts"] = corpus + ["hello<|user|>world</s>the", " leading", "tell  me\n\n joke"]
+        del other
+
     out = {
         "model": pathlib.Path(model_path).name,
         "llama_cpp_python": llama_cpp.__version__,
@@ -263,6 +340,7 @@ def main() -> None:
         "cases": cases,
         "other_pre_tokenizers": other_pre,
         "pieces": pieces,
+        "sentencepiece": spm,
         "chats": chats,
     }
     path = FIXTURES / "tokenizer-smollm2.json"
