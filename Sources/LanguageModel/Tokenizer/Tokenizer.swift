@@ -85,7 +85,13 @@ public struct Tokenizer: Sendable {
             throw .badVocabulary("\(v.types.count) token types for \(n) tokens")
         }
         guard v.scores.count == n else { throw .badVocabulary("\(v.scores.count) scores for \(n) tokens") }
-        for (name, id) in [("bos", v.bos), ("eos", v.eos), ("eot", v.eot), ("unknown", v.unknown)] {
+        let ids = [
+            ("bos", v.bos), ("eos", v.eos), ("eot", v.eot), ("eom", v.eom), ("unknown", v.unknown),
+            ("padding", v.padding), ("fim prefix", v.fimPrefix), ("fim suffix", v.fimSuffix),
+            ("fim middle", v.fimMiddle), ("fim pad", v.fimPad), ("fim repo", v.fimRepo),
+            ("fim separator", v.fimSeparator),
+        ]
+        for (name, id) in ids {
             if let id, !(0..<Int32(n)).contains(id) {
                 throw .badVocabulary("\(name) token id \(id) is outside the vocabulary of \(n)")
             }
@@ -108,29 +114,37 @@ public struct Tokenizer: Sendable {
         if v.addEOS && v.eos == nil { throw .badVocabulary("add_eos_token is set but there is no EOS token") }
 
         var attributes = v.types.map(Attributes.init)
-        // Tokens that llama.cpp recognises by their text: it marks them control (and, for EOT, uses the first
-        // one it meets when the GGUF names none; its map order is arbitrary, here the lowest id wins).
-        let textId = { (candidates: [String]) -> Int32? in
-            candidates.compactMap { idForText($0) }.min().map(Int32.init)
+        // Special tokens the GGUF does not name, llama.cpp finds by their text and marks control. It takes the
+        // first candidate its hash map yields, an arbitrary order; here the lowest id wins.
+        func found(_ given: Int32?, _ candidates: [String]) -> Int32? {
+            if let given { return given }
+            guard let id = candidates.compactMap(idForText).min() else { return nil }
+            attributes[id].insert(.control)
+            return Int32(id)
         }
-        func markControl(_ id: Int32?) {
-            guard let id else { return }
-            attributes[Int(id)].insert(.control)
-        }
-        let eot = v.eot ?? textId(Self.endOfTurnTexts)
-        let eom = v.eom ?? textId(["<|eom_id|>"])
-        let fimPad = v.fimPad ?? textId(["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"])
-        let fimRepo =
-            v.fimRepo ?? textId(["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"])
-        let fimSeparator = v.fimSeparator ?? textId(["<|file_sep|>"])
-        if v.eot == nil { markControl(eot) }
-        if v.eom == nil { markControl(eom) }
-        if v.fimPad == nil { markControl(fimPad) }
-        if v.fimRepo == nil { markControl(fimRepo) }
-        if v.fimSeparator == nil { markControl(fimSeparator) }
-        for text in ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "▁<PRE>", "<|code_prefix|>"] {
-            markControl(idForText(text).map(Int32.init))
-        }
+        let eot = found(v.eot, Self.endOfTurnTexts)
+        let eom = found(v.eom, ["<|eom_id|>"])
+        _ = found(
+            v.fimPrefix,
+            [
+                "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>",
+                "<|prefix|>",
+            ])
+        _ = found(
+            v.fimSuffix,
+            [
+                "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>",
+                "<|suffix|>",
+            ])
+        _ = found(
+            v.fimMiddle,
+            [
+                "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>",
+                "<|middle|>",
+            ])
+        let fimPad = found(v.fimPad, ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"])
+        let fimRepo = found(v.fimRepo, ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"])
+        let fimSeparator = found(v.fimSeparator, ["<|file_sep|>"])
 
         var endOfGeneration = Set([fimPad, fimRepo, fimSeparator, v.eos, eot, eom].compactMap { $0 })
         for text in Self.endOfGenerationTexts {

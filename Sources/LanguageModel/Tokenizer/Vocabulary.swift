@@ -46,6 +46,9 @@ public struct Vocabulary: Sendable {
     public var eom: Int32?
     public var unknown: Int32?
     public var padding: Int32?
+    public var fimPrefix: Int32?
+    public var fimSuffix: Int32?
+    public var fimMiddle: Int32?
     public var fimPad: Int32?
     public var fimRepo: Int32?
     public var fimSeparator: Int32?
@@ -133,8 +136,11 @@ public struct Vocabulary: Sendable {
 
         let ids: [(String, WritableKeyPath<Vocabulary, Int32?>)] = [
             ("bos_token_id", \.bos), ("eos_token_id", \.eos), ("eot_token_id", \.eot), ("eom_token_id", \.eom),
-            ("unknown_token_id", \.unknown), ("padding_token_id", \.padding), ("fim_pad_token_id", \.fimPad),
+            ("unknown_token_id", \.unknown), ("padding_token_id", \.padding), ("fim_pre_token_id", \.fimPrefix),
+            ("fim_suf_token_id", \.fimSuffix), ("fim_mid_token_id", \.fimMiddle), ("fim_pad_token_id", \.fimPad),
             ("fim_rep_token_id", \.fimRepo), ("fim_sep_token_id", \.fimSeparator),
+            // Older names of the first three, which llama.cpp still reads.
+            ("prefix_token_id", \.fimPrefix), ("suffix_token_id", \.fimSuffix), ("middle_token_id", \.fimMiddle),
         ]
         for (name, path) in ids {
             guard let value = gguf[key + name] else { continue }
