@@ -8,6 +8,11 @@ public enum LanguageModelError: Error, Sendable, Equatable, CustomStringConverti
     case badTensor(String)
     /// Required metadata is missing or malformed.
     case badMetadata(String)
+    /// The tokenizer metadata (`tokenizer.ggml.*`) is missing, of the wrong type or inconsistent.
+    case badVocabulary(String)
+    /// The GGUF names a tokenizer model (`tokenizer.ggml.model`) or pre-tokenizer (`tokenizer.ggml.pre`)
+    /// this runtime does not implement.
+    case unsupportedTokenizer(String)
     case emptyPrompt
     /// The prompt (plus what was already cached) does not fit the context.
     case promptTooLong(tokens: Int, context: Int)
@@ -18,6 +23,8 @@ public enum LanguageModelError: Error, Sendable, Equatable, CustomStringConverti
         case .unsupportedTensorType(let t, let ty): "tensor \(t) has type \(ty), which Hark cannot read"
         case .badTensor(let m): "bad model tensor: \(m)"
         case .badMetadata(let m): "bad model metadata: \(m)"
+        case .badVocabulary(let m): "bad tokenizer vocabulary: \(m)"
+        case .unsupportedTokenizer(let m): "unsupported tokenizer: \(m)"
         case .emptyPrompt: "the prompt is empty"
         case .promptTooLong(let n, let c): "the prompt is \(n) tokens long but the context holds only \(c)"
         }
