@@ -25,33 +25,38 @@ struct Bandwidth: ParsableCommand {
 }
 
 enum ReadBandwidth {
-    /// GB/s of summing `bytes` of floats split over `threads` cores, best of several passes.
-    static func measure(bytes: Int, threads: Int, passes: Int = 7) -> Double {
+    /// GB/s of summing a buffer of `bytes` floats, a 32 MiB segment at a time split over `threads` cores:
+    /// the best segment over several passes. Each segment was last read a whole buffer ago, so it comes
+    /// from memory; short segments let the best one fall between the neighbours' bursts on a shared machine.
+    static func measure(bytes: Int, threads: Int, passes: Int = 5) -> Double {
         let count = bytes / 4
+        let segment = 8 << 20  // floats
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
         defer { buffer.deallocate() }
         // Touch every page first: the first pass would otherwise time page faults.
         buffer.initialize(repeating: 1, count: count)
-        let base = SendablePointer(buffer)
         let chunks = max(1, threads)
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks)
+        defer { partial.deallocate() }
+        let out = SendablePointer(partial)
         var best = Double.infinity
         var sink: Float = 0
         for _ in 0..<passes {
-            let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks)
-            let out = SendablePointer(partial)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = count * c / chunks / 64 * 64
-                let hi = c == chunks - 1 ? count : count * (c + 1) / chunks / 64 * 64
-                out.base[c] = sum(base.base + lo, count: hi - lo)
+            for start in stride(from: 0, to: count - segment + 1, by: segment) {
+                let base = SendablePointer(buffer + start)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    let lo = segment * c / chunks / 64 * 64
+                    let hi = c == chunks - 1 ? segment : segment * (c + 1) / chunks / 64 * 64
+                    out.base[c] = sum(base.base + lo, count: hi - lo)
+                }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                for c in 0..<chunks { sink += partial[c] }
             }
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            for c in 0..<chunks { sink += partial[c] }
-            partial.deallocate()
         }
         // The sum must be used, or the reads could be optimised away.
         if sink == -1 { print(sink) }
-        return Double(count * 4) / best / 1e9
+        return Double(segment * 4) / best / 1e9
     }
 
     /// Σ of `count` floats (a multiple of 64), four independent SIMD16 accumulators.
@@ -134,11 +139,13 @@ struct Quant: ParsableCommand {
                 }
                 let x = rng.tensor([1, k])
                 var y = Tensor(zeros: [1, n])
-                // A pass over every copy, so each call reads its weight from memory; the best pass counts.
-                let cold =
-                    time {
-                        for c in weights { try? engine.linear(x, c, into: &y) }
-                    } / Double(copies)
+                // Each call reads the copy least recently read, long evicted from the caches. The best call
+                // counts: on a shared machine, long passes mostly measure the neighbours.
+                var next = 0
+                let cold = time {
+                    try? engine.linear(x, weights[next], into: &y)
+                    next = (next + 1) % copies
+                }
                 let hot = time { try? engine.linear(x, weights[0], into: &y) }
                 let bytes = Double(w.byteCount)
                 print(
