@@ -38,7 +38,7 @@ enum KQuantMatrix {
         for g in 0..<(m * groups) {
             var sum: Float = 0
             for e in 0..<32 {
-                xp[g * 32 + e] = x[g * 32 + order[e]] * (dtype == .q4_K ? q4KScale[(g % 2) * 32 + e] : 1)
+                xp[g * 32 + e] = x[g * 32 + order[e]]
                 sum += x[g * 32 + e]
             }
             sums[g] = sum
@@ -71,36 +71,9 @@ enum KQuantMatrix {
         }
     }
 
-    /// q4_K's nibbles are masked where they lie in their 32-bit words and converted as q · 2^s, against x
-    /// scaled by 2^−s (both exact, so each product rounds as q · x would): s = 8b in vector b of a low-nibble
-    /// group, 8b + 4 in a high-nibble group, except the top nibble, shifted down to bit 24 to keep it off
-    /// the sign bit. Index: 32 · (group is high) + element in `q8Order`.
-    static let q4KScale: [Float] = (0..<64).map { i in
-        let (high, b) = (i / 32, i % 32 / 8)
-        let bits = high == 0 ? 8 * b : (b == 3 ? 24 : 8 * b + 4)
-        return Float(sign: .plus, exponent: -bits, significand: 1)
-    }
-
-    /// Σ q · x over one q4_K group of 32 nibbles of the words `v` (the high nibbles when `high`), x in
-    /// `q8Order` scaled by `q4KScale`.
-    @inline(__always)
-    private static func nibbles(_ v: SIMD8<UInt32>, high: Bool, _ xg: UnsafeRawPointer) -> SIMD8<Float> {
-        let m = SIMD8<UInt32>(repeating: high ? 0xF0 : 0x0F)
-        let top = high ? (v &>> 4) & SIMD8(repeating: 0x0F00_0000) : v & SIMD8(repeating: 0x0F00_0000)
-        var s = converted(v & m) * xg.loadUnaligned(as: SIMD8<Float>.self)
-        var t = converted(v & (m &<< 8)) * xg.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        s.addProduct(converted(v & (m &<< 16)), xg.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-        t.addProduct(converted(top), xg.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-        return s + t
-    }
-
-    /// Non-negative 32-bit lanes (< 2³¹) as floats.
-    @inline(__always)
-    private static func converted(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
-        SIMD8<Float>(unsafeBitCast(v, to: SIMD8<Int32>.self))
-    }
-
     /// Small non-negative integers (< 2²³) as floats minus `offset`: OR-ed into the mantissa of 2²³.
+    /// (Not `SIMD8<Float>(SIMD8<Int32>)`: once a second file used that generic conversion, the optimiser
+    /// stopped inlining it into `QuantizedMatrix`'s loops, which then ran at a quarter of their speed.)
     @inline(__always)
     private static func floats(_ v: SIMD8<UInt32>, minus offset: Float) -> SIMD8<Float> {
         unsafeBitCast(v | SIMD8(repeating: 0x4B00_0000), to: SIMD8<Float>.self) - SIMD8(repeating: 8_388_608 + offset)
@@ -126,8 +99,7 @@ enum KQuantMatrix {
         return s
     }
 
-    /// One q4_K row dotted with x (`q8Order` within each 32-element group, scaled by `q4KScale`; `sums`
-    /// Σ x per group, unscaled).
+    /// One q4_K row dotted with x (`q8Order` within each 32-element group, `sums` Σ x per group).
     @inline(__always)
     private static func q4KRow(
         _ row: UnsafeRawPointer, blocks: Int, x: UnsafeRawPointer, sums: UnsafeMutablePointer<Float>
@@ -150,15 +122,16 @@ enum KQuantMatrix {
             let mn = SIMD8<UInt32>(
                 lowHalf: SIMD4(repeating: w1 & 0x3F3F_3F3F),
                 highHalf: SIMD4(repeating: ((w2 >> 4) & 0x0F0F_0F0F) | ((w1 >> 2) & 0x3030_3030)))
-            let scales = converted((sc &>> bytePos) & byte) * d
+            let scales = floats((sc &>> bytePos) & byte, minus: 0) * d
             mins.addProduct(
-                converted((mn &>> bytePos) & byte) * dmin,
+                floats((mn &>> bytePos) & byte, minus: 0) * dmin,
                 UnsafeRawPointer(sums + b * 8).loadUnaligned(as: SIMD8<Float>.self))
             let xb = x + b * 1024
             for c in 0..<4 {
                 let v = block.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD8<UInt32>.self)
-                acc.addProduct(nibbles(v, high: false, xb + 256 * c), SIMD8(repeating: scales[2 * c]))
-                acc.addProduct(nibbles(v, high: true, xb + 256 * c + 128), SIMD8(repeating: scales[2 * c + 1]))
+                acc.addProduct(group(v, shift: 0, mask: 0x0F, minus: 0, xb + 256 * c), SIMD8(repeating: scales[2 * c]))
+                acc.addProduct(
+                    group(v, shift: 4, mask: 0x0F, minus: 0, xb + 256 * c + 128), SIMD8(repeating: scales[2 * c + 1]))
             }
         }
         return acc.sum() - mins.sum()

@@ -116,36 +116,27 @@ enum QuantizedMatrix {
         let m0 = SIMD8<UInt32>(0xF, 0xF, 0xF, 0xF, 0xF00, 0xF00, 0xF00, 0xF00)
         let m1 = m0 &<< 16
         let m2 = m0 &<< 4
+        var acc = SIMD8<Float>(repeating: 0)
+        var shift: Float = 0
         let qs = blockBytes - 16
-        /// Σ q · x over block b, unscaled.
-        @inline(__always)
-        func dot(_ b: Int) -> SIMD8<Float> {
-            let w4 = row.loadUnaligned(fromByteOffset: b * blockBytes + qs, as: SIMD4<UInt32>.self)
+        for b in 0..<blocks {
+            let block = row + b * blockBytes
+            let d = half(block, 0)
+            let w4 = block.loadUnaligned(fromByteOffset: qs, as: SIMD4<UInt32>.self)
             let w = SIMD8<UInt32>(lowHalf: w4, highHalf: w4)
             let xb = x + b * 128
             var s = floats(w & m0) * xb.loadUnaligned(as: SIMD8<Float>.self)
             var t = floats(w & m1) * xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
             s.addProduct(floats(w & m2), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
             t.addProduct(floats((w &>> 4) & m1), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-            return s + t
-        }
-        // Two blocks per step into two accumulators: fewer loop instructions, shorter dependency chains.
-        var acc0 = SIMD8<Float>(repeating: 0)
-        var acc1 = SIMD8<Float>(repeating: 0)
-        var shift: Float = 0
-        var b = 0
-        while b < blocks {
-            let d0 = half(row + b * blockBytes, 0)
-            acc0.addProduct(dot(b), SIMD8(repeating: d0))
-            shift += (offset.map { $0 * d0 } ?? half(row + b * blockBytes, 2)) * sums[b]
-            if b + 1 < blocks {
-                let d1 = half(row + (b + 1) * blockBytes, 0)
-                acc1.addProduct(dot(b + 1), SIMD8(repeating: d1))
-                shift += (offset.map { $0 * d1 } ?? half(row + (b + 1) * blockBytes, 2)) * sums[b + 1]
+            acc.addProduct(s + t, SIMD8(repeating: d))
+            if let offset {
+                shift += offset * d * sums[b]
+            } else {
+                shift += half(block, 2) * sums[b]
             }
-            b += 2
         }
-        return (acc0 + acc1).sum() + shift
+        return acc.sum() + shift
     }
 
     /// One q8_0 row dotted with x (in `q8Order`, scaled by 2⁻²⁴): byte b of each word is moved to the top
