@@ -28,7 +28,7 @@ enum ReadBandwidth {
     /// GB/s of summing a buffer of `bytes` floats, a 32 MiB segment at a time split over `threads` cores:
     /// the best segment over several passes. Each segment was last read a whole buffer ago, so it comes
     /// from memory; short segments let the best one fall between the neighbours' bursts on a shared machine.
-    static func measure(bytes: Int, threads: Int, passes: Int = 5) -> Double {
+    static func measure(bytes: Int, threads: Int, passes: Int = 20) -> Double {
         let count = bytes / 4
         let segment = 8 << 20  // floats
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
