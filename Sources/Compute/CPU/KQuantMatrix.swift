@@ -23,10 +23,10 @@ enum KQuantMatrix {
 
     // MARK: - Matrix-vector
 
-    /// Both formats keep 32 consecutive elements of a group in the bytes of 32 consecutive bytes (q4_K: a
-    /// nibble of qs; q6_K: a nibble of ql and two bits of qh). Read as eight 32-bit words and unpacked
-    /// byte position by byte position, unpacked vector b of a group holds, in lane w, element 4w + b:
-    /// `QuantizedMatrix.q8Order`, into which x is permuted once per call.
+    /// Both formats keep each group of 32 consecutive elements in 32 consecutive bytes, one element per byte
+    /// (q4_K: a nibble of qs; q6_K: a nibble of ql and two bits of qh). Read as eight 32-bit words and
+    /// unpacked byte position by byte position, unpacked vector b of a group holds, in lane w, element
+    /// 4w + b: `QuantizedMatrix.q8Order`, into which x is permuted once per call.
     static func matrixVector(
         w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
         bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int

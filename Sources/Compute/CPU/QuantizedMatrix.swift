@@ -41,8 +41,8 @@ enum QuantizedMatrix {
     static let q8Order: [Int] = (0..<32).map { i in 4 * (i % 8) + i / 8 }
 
     /// The kernels mask each quant where it lies in its 32-bit word instead of shifting it down, so they
-    /// convert q · 2^s to float; x is scaled by 2^−s to match. Both scalings are exact, so every product
-    /// q · x rounds as it would unscaled. Lane l of q4 vector v sits at bit `q4Bits[v][l < 4 ? 0 : 1]`
+    /// convert q · 2^s to float; x is scaled by 2^−s to match. Both scalings are exact (short of |x| < 2⁻⁹⁸,
+    /// which underflows), so every product q · x rounds as it would unscaled. Lane l of q4 vector v sits at bit `q4Bits[v][l < 4 ? 0 : 1]`
     /// (vector 3's nibbles at bits 20 and 28 are first shifted down by 4, keeping them off the sign bit).
     static let q4Bits: [(UInt32, UInt32)] = [(0, 8), (16, 24), (4, 12), (16, 24)]
     static let q4Scale: [Float] = (0..<32).map { i in
