@@ -8,16 +8,19 @@
 ///
 /// These are the plain, obviously correct versions: the oracle the fast kernels are checked against,
 /// and the way tests make quantized tensors. The quantizers round as ggml's `quantize_row_*_ref` do.
+/// The entry points also take the 256-element k-quants q4_K and q6_K, which `KQuantization` implements.
 public enum Quantization {
-    /// Elements per block of every format here.
+    /// Elements per block of the 32-element formats here (the k-quants' super-blocks hold 256).
     public static let blockSize = 32
 
-    /// Whether `dtype` is one of the block formats this file reads and writes.
-    public static func supports(_ dtype: DType) -> Bool { dtype == .q4_0 || dtype == .q4_1 || dtype == .q8_0 }
+    /// Whether `dtype` is one of the block formats this file (with `KQuantization`) reads and writes.
+    public static func supports(_ dtype: DType) -> Bool {
+        dtype == .q4_0 || dtype == .q4_1 || dtype == .q8_0 || KQuantization.supports(dtype)
+    }
 
     // MARK: - Dequantizing
 
-    /// Every element of a q4_0, q4_1 or q8_0 tensor as `Float`, in row-major order.
+    /// Every element of a quantized tensor as `Float`, in row-major order.
     public static func dequantize(_ tensor: Tensor) -> [Float] {
         precondition(supports(tensor.dtype), "no dequantizer for \(tensor.dtype)")
         let count = tensor.count
@@ -29,7 +32,7 @@ public enum Quantization {
         }
     }
 
-    /// The rows `rows` of a 2-D quantized tensor [rows, cols], dequantized (cols a multiple of 32).
+    /// The rows `rows` of a 2-D quantized tensor [rows, cols], dequantized (cols whole blocks).
     public static func dequantize(_ tensor: Tensor, rows: Range<Int>) -> [Float] {
         precondition(supports(tensor.dtype) && tensor.rank == 2, "no dequantizer for \(tensor.dtype) \(tensor.shape)")
         let cols = tensor.shape[1]
@@ -45,10 +48,14 @@ public enum Quantization {
         }
     }
 
-    /// Dequantizes `count` elements (a multiple of 32) of `dtype` blocks at `src` into `dst`.
+    /// Dequantizes `count` elements (whole blocks) of `dtype` blocks at `src` into `dst`.
     public static func dequantize(
         _ src: UnsafeRawPointer, dtype: DType, count: Int, into dst: UnsafeMutablePointer<Float>
     ) {
+        if KQuantization.supports(dtype) {
+            KQuantization.dequantize(src, dtype: dtype, count: count, into: dst)
+            return
+        }
         precondition(count % blockSize == 0, "\(count) elements are not whole blocks")
         let blockBytes = dtype.blockBytes
         for b in 0..<(count / blockSize) {
@@ -85,12 +92,21 @@ public enum Quantization {
 
     // MARK: - Quantizing
 
-    /// `values` quantized to `dtype` as a tensor of `shape`; the last dimension must be a multiple of 32.
+    /// `values` quantized to `dtype` as a tensor of `shape`; the last dimension must be whole blocks
+    /// (32 elements, 256 for the k-quants).
     public static func quantize(_ values: [Float], shape: [Int], as dtype: DType) -> Tensor {
         precondition(supports(dtype), "no quantizer for \(dtype)")
-        precondition(values.count == shape.reduce(1, *) && values.count % blockSize == 0, "bad shape \(shape)")
-        precondition((shape.last ?? 0) % blockSize == 0, "rows of \(shape) are not whole blocks")
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        precondition((shape.last ?? 0) % dtype.blockSize == 0, "rows of \(shape) are not whole blocks")
         var t = Tensor(zeros: shape, dtype: dtype)
+        if KQuantization.supports(dtype) {
+            t.withUnsafeMutableBytes { raw in
+                values.withUnsafeBufferPointer { v in
+                    KQuantization.quantize(v.baseAddress!, count: v.count, as: dtype, into: raw.baseAddress!)
+                }
+            }
+            return t
+        }
         t.withUnsafeMutableBytes { raw in
             for b in 0..<(values.count / blockSize) {
                 let block = raw.baseAddress! + b * dtype.blockBytes
@@ -105,7 +121,7 @@ public enum Quantization {
         return t
     }
 
-    private static func storeHalf(_ v: Float, _ block: UnsafeMutableRawPointer, _ offset: Int) {
+    static func storeHalf(_ v: Float, _ block: UnsafeMutableRawPointer, _ offset: Int) {
         block.storeBytes(of: Float16(v).bitPattern, toByteOffset: offset, as: UInt16.self)
     }
 

@@ -29,7 +29,7 @@ struct OpParityTests {
             OpParity.standardCases().compactMap { c -> DType? in
                 if case .linear(_, _, _, let w) = c.op { return w } else { return nil }
             })
-        #expect(weightTypes == [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0])
+        #expect(weightTypes == [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q4_K, .q6_K])
     }
 
     @Test("a backend that is slightly wrong fails the harness")

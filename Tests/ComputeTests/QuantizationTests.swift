@@ -87,6 +87,17 @@ struct QuantizationTests {
         }
     }
 
+    @Test("the CPU's k-quant linear matches the reference, decode and prefill", arguments: [DType.q4_K, .q6_K])
+    func kQuantLinearMatchesReference(dtype: DType) throws {
+        var rng = SeededRandom(seed: 6)
+        for (m, k, n) in [(1, 1536, 97), (2, 256, 31), (4, 512, 3), (11, 768, 45)] {
+            let w = Quantization.quantize(rng.tensor([n, k], scale: 0.3).floats(), shape: [n, k], as: dtype)
+            let x = rng.tensor([m, k])
+            let (out, ref) = try runBoth(w, x: x, bias: rng.tensor([n]), threads: 3)
+            #expect(OpParity.compare(out, ref).nmse < OpParity.Tolerance.products, "\(dtype) \(m)×\(k)→\(n)")
+        }
+    }
+
     @Test("quantized weights stay quantized in the CPU form; conv of them is refused")
     func preparedForm() throws {
         let cpu = CPUBackend(threads: 1)
@@ -95,7 +106,8 @@ struct QuantizationTests {
         #expect(prepared.dtype == .q4_1)
         #expect(cpu.supports(.linear(m: 1, k: 32, n: 2, weight: .q8_0)))
         #expect(cpu.supports(.embedding(vocab: 2, dim: 32, count: 1, table: .q8_0)))
-        #expect(!cpu.supports(.linear(m: 1, k: 256, n: 2, weight: .q6_K)))
+        #expect(cpu.supports(.linear(m: 1, k: 256, n: 2, weight: .q6_K)))
+        #expect(!cpu.supports(.linear(m: 1, k: 256, n: 2, weight: .q5_K)))
         #expect(throws: ComputeError.self) {
             _ = try cpu.prepare(w.reshaped([2, 1, 32]), for: .conv1d(Conv1DParams()))
         }

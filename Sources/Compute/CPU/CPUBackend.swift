@@ -10,8 +10,8 @@ import Tensors
 ///
 /// Heavy products (linear, matmul, the GEMM inside conv1d and conv-transpose1d) go to OpenBLAS's
 /// sgemm/sgemv; everything else is plain Swift loops the compiler vectorises, split over `threads`
-/// cores. Weights are converted to f32 once, at `prepare`, except q4_0 / q4_1 / q8_0 ones, which stay in
-/// their blocks for fused dequant-dot kernels (`QuantizedMatrix`).
+/// cores. Weights are converted to f32 once, at `prepare`, except q4_0 / q4_1 / q8_0 / q4_K / q6_K ones,
+/// which stay in their blocks for fused dequant-dot kernels (`QuantizedMatrix`, `KQuantMatrix`).
 public struct CPUBackend: Backend {
     public let name = "cpu"
     /// Worker threads for the non-BLAS kernels (OpenBLAS keeps its own pool).
@@ -96,9 +96,15 @@ public struct CPUBackend: Backend {
             x.withUnsafeFloats { xp in
                 w.withUnsafeBytes { wp in
                     y.withUnsafeMutableFloats { yp in
-                        QuantizedMatrix.run(
-                            w: wp.baseAddress!, dtype: w.dtype, rows: n, cols: k, x: xp.baseAddress!, count: m,
-                            bias: bias, y: yp.baseAddress!, threads: threads)
+                        if KQuantization.supports(w.dtype) {
+                            KQuantMatrix.run(
+                                w: wp.baseAddress!, dtype: w.dtype, rows: n, cols: k, x: xp.baseAddress!, count: m,
+                                bias: bias, y: yp.baseAddress!, threads: threads)
+                        } else {
+                            QuantizedMatrix.run(
+                                w: wp.baseAddress!, dtype: w.dtype, rows: n, cols: k, x: xp.baseAddress!, count: m,
+                                bias: bias, y: yp.baseAddress!, threads: threads)
+                        }
                     }
                 }
             }
@@ -310,7 +316,7 @@ public struct CPUBackend: Backend {
                     case .f16:
                         let src = raw.baseAddress!.assumingMemoryBound(to: Float16.self) + row
                         for j in 0..<dim { dst[j] = Float(src[j]) }
-                    case .q4_0, .q4_1, .q8_0:
+                    case .q4_0, .q4_1, .q8_0, .q4_K, .q6_K:
                         let rowBytes = t.dtype.byteCount(elements: dim)!
                         Quantization.dequantize(
                             raw.baseAddress! + Int(id) * rowBytes, dtype: t.dtype, count: dim, into: dst)

@@ -25,7 +25,7 @@ enum QuantizedMatrix {
 
     // MARK: - Matrix-vector
 
-    /// Each block's quants are unpacked 32-bit lane-wise (a variable shift and a mask per 8 values, no
+    /// Each block's quants are unpacked 32-bit lane-wise (a mask per 8 values, see `q4Scale`; no
     /// per-byte shuffles), which leaves them in a fixed order within the block; x is permuted once per
     /// call into that order. Lane l of unpacked vector v of a q4 block holds element `q4Order[v * 8 + l]`.
     static let q4Order: [Int] = {
@@ -40,6 +40,18 @@ enum QuantizedMatrix {
     /// The same for q8_0: unpacked vector v holds byte v of each of the block's eight 32-bit words.
     static let q8Order: [Int] = (0..<32).map { i in 4 * (i % 8) + i / 8 }
 
+    /// The kernels mask each quant where it lies in its 32-bit word instead of shifting it down, so they
+    /// convert q · 2^s to float; x is scaled by 2^−s to match. Both scalings are exact (short of |x| < 2⁻⁹⁸,
+    /// which underflows), so every product q · x rounds as it would unscaled. Lane l of q4 vector v sits at bit `q4Bits[v][l < 4 ? 0 : 1]`
+    /// (vector 3's nibbles at bits 20 and 28 are first shifted down by 4, keeping them off the sign bit).
+    static let q4Bits: [(UInt32, UInt32)] = [(0, 8), (16, 24), (4, 12), (16, 24)]
+    static let q4Scale: [Float] = (0..<32).map { i in
+        let bits = q4Bits[i / 8]
+        return Float(sign: .plus, exponent: -Int(i % 8 < 4 ? bits.0 : bits.1), significand: 1)
+    }
+    /// q8_0's bytes are moved to the top of their word (q · 2²⁴ as a signed integer).
+    static let q8Scale = [Float](repeating: Float(sign: .plus, exponent: -24, significand: 1), count: 32)
+
     static func matrixVector(
         w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
         bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int
@@ -49,10 +61,11 @@ enum QuantizedMatrix {
         let order = dtype == .q8_0 ? q8Order : q4Order
         var xp = [Float](repeating: 0, count: m * k)
         var sums = [Float](repeating: 0, count: m * blocks)
+        let scale = dtype == .q8_0 ? q8Scale : q4Scale
         for i in 0..<(m * blocks) {
             var sum: Float = 0
             for e in 0..<32 {
-                xp[i * 32 + e] = x[i * 32 + order[e]]
+                xp[i * 32 + e] = x[i * 32 + order[e]] * scale[e]
                 sum += x[i * 32 + e]
             }
             sums[i] = sum
@@ -87,25 +100,22 @@ enum QuantizedMatrix {
         }
     }
 
-    /// Small non-negative integers (< 2²³) as floats minus `offset`, without a conversion instruction:
-    /// OR-ing them into the mantissa of 2²³ (bits 0x4B000000) gives 2²³ + v exactly.
+    /// Signed 32-bit lanes as floats.
     @inline(__always)
-    private static func floats(_ v: SIMD8<UInt32>, minus offset: Float) -> SIMD8<Float> {
-        unsafeBitCast(v | SIMD8(repeating: 0x4B00_0000), to: SIMD8<Float>.self) - SIMD8(repeating: 8_388_608 + offset)
+    private static func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+        SIMD8<Float>(unsafeBitCast(v, to: SIMD8<Int32>.self))
     }
 
     /// Σ over the blocks of one q4_0 (`offset` −8: value (q − 8) · d) or q4_1 (`offset` nil: value q · d + m)
-    /// row, dotted with x (in `q4Order`).
+    /// row, dotted with x (in `q4Order`, scaled by `q4Scale`).
     @inline(__always)
     private static func q4Row(
         _ row: UnsafeRawPointer, blockBytes: Int, blocks: Int, x: UnsafeRawPointer, sums: UnsafeMutablePointer<Float>,
         offset: Float?
     ) -> Float {
-        let sh0 = SIMD8<UInt32>(0, 0, 0, 0, 8, 8, 8, 8)
-        let sh1 = SIMD8<UInt32>(16, 16, 16, 16, 24, 24, 24, 24)
-        let sh2 = SIMD8<UInt32>(4, 4, 4, 4, 12, 12, 12, 12)
-        let sh3 = SIMD8<UInt32>(20, 20, 20, 20, 28, 28, 28, 28)
-        let mask = SIMD8<UInt32>(repeating: 0x0F)
+        let m0 = SIMD8<UInt32>(0xF, 0xF, 0xF, 0xF, 0xF00, 0xF00, 0xF00, 0xF00)
+        let m1 = m0 &<< 16
+        let m2 = m0 &<< 4
         var acc = SIMD8<Float>(repeating: 0)
         var shift: Float = 0
         let qs = blockBytes - 16
@@ -115,14 +125,11 @@ enum QuantizedMatrix {
             let w4 = block.loadUnaligned(fromByteOffset: qs, as: SIMD4<UInt32>.self)
             let w = SIMD8<UInt32>(lowHalf: w4, highHalf: w4)
             let xb = x + b * 128
-            var s = floats((w &>> sh0) & mask, minus: 0) * xb.loadUnaligned(as: SIMD8<Float>.self)
-            s.addProduct(
-                floats((w &>> sh1) & mask, minus: 0), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            s.addProduct(
-                floats((w &>> sh2) & mask, minus: 0), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-            s.addProduct(
-                floats((w &>> sh3) & mask, minus: 0), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-            acc.addProduct(s, SIMD8(repeating: d))
+            var s = floats(w & m0) * xb.loadUnaligned(as: SIMD8<Float>.self)
+            var t = floats(w & m1) * xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            s.addProduct(floats(w & m2), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            t.addProduct(floats((w &>> 4) & m1), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            acc.addProduct(s + t, SIMD8(repeating: d))
             if let offset {
                 shift += offset * d * sums[b]
             } else {
@@ -132,27 +139,29 @@ enum QuantizedMatrix {
         return acc.sum() + shift
     }
 
-    /// One q8_0 row dotted with x (in `q8Order`).
+    /// One q8_0 row dotted with x (in `q8Order`, scaled by 2⁻²⁴): byte b of each word is moved to the top
+    /// (its sign becomes the word's sign) and the bytes below it masked off.
     @inline(__always)
     private static func q8Row(_ row: UnsafeRawPointer, blocks: Int, x: UnsafeRawPointer) -> Float {
-        let mask = SIMD8<UInt32>(repeating: 0xFF)
-        let flip = SIMD8<UInt32>(repeating: 0x8080_8080)
-        var acc = SIMD8<Float>(repeating: 0)
+        let top = SIMD8<UInt32>(repeating: 0xFF00_0000)
+        var acc0 = SIMD8<Float>(repeating: 0)
+        var acc1 = SIMD8<Float>(repeating: 0)
         for b in 0..<blocks {
             let block = row + b * 34
             let d = half(block, 0)
-            // Bytes as unsigned q + 128, so the float trick applies; 128 comes off again.
-            let w = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt32>.self) ^ flip
+            let w = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt32>.self)
             let xb = x + b * 128
-            var s = floats(w & mask, minus: 128) * xb.loadUnaligned(as: SIMD8<Float>.self)
-            s.addProduct(
-                floats((w &>> 8) & mask, minus: 128), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            s.addProduct(
-                floats((w &>> 16) & mask, minus: 128), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-            s.addProduct(floats(w &>> 24, minus: 128), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-            acc.addProduct(s, SIMD8(repeating: d))
+            var s0 = floats(w &<< 24) * xb.loadUnaligned(as: SIMD8<Float>.self)
+            var s1 = floats((w &<< 16) & top) * xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            s0.addProduct(floats((w &<< 8) & top), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            s1.addProduct(floats(w & top), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            if b & 1 == 0 {
+                acc0.addProduct(s0 + s1, SIMD8(repeating: d))
+            } else {
+                acc1.addProduct(s0 + s1, SIMD8(repeating: d))
+            }
         }
-        return acc.sum()
+        return (acc0 + acc1).sum()
     }
 
     /// The f16 at `offset` in a block, as `Float`.

@@ -24,6 +24,17 @@ extension OpParity {
             }
         }
 
+        // Linear with k-quant weights (q4_K, q6_K) at LLM shapes (k = 1536, 2048; a tall output head), decode
+        // and prefill, odd n. k must be whole 256-element super-blocks (so not SmolLM2's 576: llama.cpp
+        // falls back to a 32-element format for such rows).
+        for (m, k, n) in [
+            (1, 1536, 576), (1, 512, 1536), (3, 2048, 97), (1, 768, 2049), (9, 1536, 193), (17, 256, 33),
+        ] {
+            for dtype in [DType.q4_K, .q6_K] {
+                cases.append(linearCase(&rng, m: m, k: k, n: n, dtype: dtype, bias: n % 2 == 1 && m > 1))
+            }
+        }
+
         // Matmul on activations: dense, transposed B, batched, GQA broadcast, strided head views, beta.
         cases.append(matmulCase(&rng, batch: 1, m: 17, k: 31, n: 23, transposeB: false, groups: 1, alpha: 1, beta: 0))
         cases.append(matmulCase(&rng, batch: 6, m: 9, k: 64, n: 9, transposeB: true, groups: 1, alpha: 0.125, beta: 0))
@@ -98,6 +109,8 @@ extension OpParity {
         }
         cases.append(embeddingCase(&rng, vocab: 97, dim: 96, count: 13, dtype: .q8_0))
         cases.append(embeddingCase(&rng, vocab: 31, dim: 64, count: 5, dtype: .q4_1))
+        cases.append(embeddingCase(&rng, vocab: 29, dim: 512, count: 7, dtype: .q4_K))
+        cases.append(embeddingCase(&rng, vocab: 29, dim: 256, count: 7, dtype: .q6_K))
 
         // RoPE: both pairings, full and partial rotary dimensions, scaled frequencies.
         cases.append(ropeCase(&rng, tokens: 9, heads: 3, headDim: 64, rotaryDim: 64, mode: .interleaved, freqScale: 1))
