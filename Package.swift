@@ -159,7 +159,8 @@ let package = Package(
         .executableTarget(
             name: "hark-bench",
             dependencies: [
-                "Compute", "Tensors", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Compute", "Tensors", "COpenBLAS", "LanguageModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimise),
 

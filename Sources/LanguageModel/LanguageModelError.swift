@@ -16,6 +16,12 @@ public enum LanguageModelError: Error, Sendable, Equatable, CustomStringConverti
     case emptyPrompt
     /// The prompt (plus what was already cached) does not fit the context.
     case promptTooLong(tokens: Int, context: Int)
+    /// A token id outside the model's vocabulary.
+    case invalidToken(Int32, vocabulary: Int)
+    /// A `KVCache` made by another model (other layer count or key/value width).
+    case cacheMismatch
+    /// An op failed while running the model (a backend error, in its words).
+    case compute(String)
 
     public var description: String {
         switch self {
@@ -27,6 +33,9 @@ public enum LanguageModelError: Error, Sendable, Equatable, CustomStringConverti
         case .unsupportedTokenizer(let m): "unsupported tokenizer: \(m)"
         case .emptyPrompt: "the prompt is empty"
         case .promptTooLong(let n, let c): "the prompt is \(n) tokens long but the context holds only \(c)"
+        case .invalidToken(let t, let v): "token id \(t) lies outside the vocabulary of \(v)"
+        case .cacheMismatch: "the key/value cache was made for another model"
+        case .compute(let m): "the model failed to run: \(m)"
         }
     }
 }

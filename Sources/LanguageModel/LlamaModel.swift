@@ -1,0 +1,284 @@
+// A Llama-family decoder (Llama, SmolLM2, Qwen2) over the backend layer, reading GGUF weights.
+// Follows llama.cpp's graph for these architectures (src/llama-model.cpp `llm_build_llama`, `llm_build_qwen2`:
+// https://github.com/ggml-org/llama.cpp/blob/master/src/llama-model.cpp): pre-norm blocks of RMSNorm →
+// grouped-query attention with rotary positions → residual → RMSNorm → SwiGLU → residual, a final RMSNorm and
+// the output head (tied to the token embeddings when the file has no `output.weight`).
+//
+// Shapes: D = width, H = query heads, G = key/value heads, E = head width, F = feed-forward width,
+//         V = vocabulary, N = tokens in a call, P = positions already cached, C = cache capacity.
+
+import Compute
+import Tensors
+
+/// A loaded Llama-family model: every weight prepared for the engine's backend once, at load; quantized
+/// weights stay in their blocks.
+public struct LlamaModel: Sendable {
+    /// Load-time choices.
+    public struct Options: Sendable {
+        /// The longest context `makeCache()` gives by default, so a model trained for 128k positions does not
+        /// reserve a cache for all of them.
+        public var contextLimit: Int
+
+        public init(contextLimit: Int = 4096) { self.contextLimit = contextLimit }
+    }
+
+    struct Layer: Sendable {
+        let attentionNorm: Tensor  // [D]
+        let q: PreparedWeight  // [H·E, D]
+        let k: PreparedWeight  // [G·E, D]
+        let v: PreparedWeight  // [G·E, D]
+        let qBias: Tensor?
+        let kBias: Tensor?
+        let vBias: Tensor?
+        let output: PreparedWeight  // [D, H·E]
+        let ffnNorm: Tensor  // [D]
+        let gate: PreparedWeight  // [F, D]
+        let up: PreparedWeight  // [F, D]
+        let down: PreparedWeight  // [D, F]
+    }
+
+    public let config: LlamaConfig
+    public let options: Options
+    public let engine: ComputeEngine
+    let tokenEmbedding: PreparedWeight  // [V, D], looked up
+    let layers: [Layer]
+    let outputNorm: Tensor  // [D]
+    let outputHead: PreparedWeight  // [V, D], logits = x · Wᵀ
+
+    // MARK: - Loading
+
+    /// Opens the GGUF at `path` and loads it.
+    /// - Throws: `ModelFileError` for a file that is not a readable GGUF, else `LanguageModelError`.
+    public init(path: String, engine: ComputeEngine, options: Options = Options()) throws {
+        try self.init(file: GGUFFile(path: path), engine: engine, options: options)
+    }
+
+    /// Loads the model a parsed GGUF holds and prepares its weights for `engine`.
+    public init(file: GGUFFile, engine: ComputeEngine, options: Options = Options()) throws(LanguageModelError) {
+        let config = try LlamaConfig(file)
+        let (d, f, v) = (config.embeddingLength, config.feedForwardLength, config.vocabularySize)
+        let (qWidth, kvWidth) = (config.queryWidth, config.keyValueWidth)
+
+        func tensor(_ name: String, _ shape: [Int]) throws(LanguageModelError) -> Tensor {
+            guard let t = file.tensor(named: name) else { throw .badTensor("\(name) is missing") }
+            guard t.shape == shape else { throw .badTensor("\(name) is \(t.shape), expected \(shape)") }
+            return t
+        }
+        func vector(_ name: String, _ n: Int) throws(LanguageModelError) -> Tensor {
+            let t = try tensor(name, [n])
+            guard t.dtype.isFloatingPoint else {
+                throw .unsupportedTensorType(tensor: name, type: t.dtype.description)
+            }
+            return t.toF32()
+        }
+        func weight(_ name: String, _ shape: [Int], for use: WeightUse) throws(LanguageModelError) -> PreparedWeight {
+            let t = try tensor(name, shape)
+            // The CPU runs whatever the bound backend declines, so it must have a kernel for the type.
+            let op: Op =
+                use == .embedding
+                ? .embedding(vocab: shape[0], dim: shape[1], count: 1, table: t.dtype)
+                : .linear(m: 1, k: shape[1], n: shape[0], weight: t.dtype)
+            guard engine.cpu.supports(op) else {
+                throw .unsupportedTensorType(tensor: name, type: t.dtype.description)
+            }
+            do {
+                return try engine.prepare(t, for: use)
+            } catch {
+                throw .badTensor("\(name): \(error.message)")
+            }
+        }
+
+        self.config = config
+        self.options = options
+        self.engine = engine
+        tokenEmbedding = try weight("token_embd.weight", [v, d], for: .embedding)
+        var layers: [Layer] = []
+        for i in 0..<config.blockCount {
+            let p = "blk.\(i)"
+            let bias = config.attentionBias
+            layers.append(
+                Layer(
+                    attentionNorm: try vector("\(p).attn_norm.weight", d),
+                    q: try weight("\(p).attn_q.weight", [qWidth, d], for: .linear),
+                    k: try weight("\(p).attn_k.weight", [kvWidth, d], for: .linear),
+                    v: try weight("\(p).attn_v.weight", [kvWidth, d], for: .linear),
+                    qBias: bias ? try vector("\(p).attn_q.bias", qWidth) : nil,
+                    kBias: bias ? try vector("\(p).attn_k.bias", kvWidth) : nil,
+                    vBias: bias ? try vector("\(p).attn_v.bias", kvWidth) : nil,
+                    output: try weight("\(p).attn_output.weight", [d, qWidth], for: .linear),
+                    ffnNorm: try vector("\(p).ffn_norm.weight", d),
+                    gate: try weight("\(p).ffn_gate.weight", [f, d], for: .linear),
+                    up: try weight("\(p).ffn_up.weight", [f, d], for: .linear),
+                    down: try weight("\(p).ffn_down.weight", [d, f], for: .linear)))
+        }
+        self.layers = layers
+        outputNorm = try vector("output_norm.weight", d)
+        outputHead = try weight(config.tiedOutput ? "token_embd.weight" : "output.weight", [v, d], for: .linear)
+    }
+
+    // MARK: - Running
+
+    /// An empty cache for `contextLength` positions (default: the model's context, capped by
+    /// `options.contextLimit`).
+    public func makeCache(contextLength: Int? = nil) -> KVCache {
+        let capacity = max(1, contextLength ?? min(config.contextLength, options.contextLimit))
+        return KVCache(layers: config.blockCount, capacity: capacity, width: config.keyValueWidth)
+    }
+
+    /// Runs `tokens` at positions `cache.count...`, appends their keys and values to the cache, and returns the
+    /// logits `[1, V]` of the last token (`[N, V]`, one row per token, with `allLogits`).
+    ///
+    /// Many tokens (a prompt) go through matrix-matrix products, one token (decoding) through matrix-vector ones.
+    /// - Throws: `.emptyPrompt` for no tokens, `.promptTooLong` when the cache cannot hold them (the cache is then
+    ///   unchanged), `.invalidToken` for an id outside the vocabulary, `.cacheMismatch` for another model's cache.
+    public func forward(_ tokens: [Int32], cache: inout KVCache, allLogits: Bool = false) throws(LanguageModelError)
+        -> Tensor
+    {
+        let c = config
+        let n = tokens.count
+        let past = cache.count
+        guard n > 0 else { throw .emptyPrompt }
+        guard past + n <= cache.capacity else { throw .promptTooLong(tokens: past + n, context: cache.capacity) }
+        guard cache.width == c.keyValueWidth, cache.keys.count == c.blockCount else {
+            throw .cacheMismatch
+        }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabularySize }) {
+            throw .invalidToken(bad, vocabulary: c.vocabularySize)
+        }
+        do {
+            var s = cache.scratch.take().flatMap { $0.tokens == n ? $0 : nil } ?? LlamaScratch(config: c, tokens: n)
+            defer { cache.scratch = s }
+            return try run(tokens, cache: &cache, scratch: &s, allLogits: allLogits)
+        } catch {
+            throw .compute(error.message)
+        }
+    }
+
+    private func run(_ tokens: [Int32], cache: inout KVCache, scratch s: inout LlamaScratch, allLogits: Bool)
+        throws(ComputeError) -> Tensor
+    {
+        let c = config
+        let n = tokens.count
+        let past = cache.count
+        let keyCount = past + n
+        let (heads, kvHeads, e) = (c.headCount, c.headCountKV, c.headDimension)
+        let positions = (0..<n).map { Int32(past + $0) }
+        let scale = 1 / Float(e).squareRoot()
+        // Per head: queries [N, E] (rows H·E apart), keys and values [P+N, E] (rows G·E apart); query heads
+        // h·groupSize ..< (h+1)·groupSize share key/value head h, as `matmul` pairs batches.
+        let queryView = MatrixView(batch: heads, rows: n, cols: e, rowStride: heads * e, batchStride: e)
+        let cacheView = MatrixView(batch: kvHeads, rows: keyCount, cols: e, rowStride: kvHeads * e, batchStride: e)
+        let scoreView = MatrixView(batch: heads, rows: n, cols: keyCount)
+        var scores = Tensor(zeros: [heads, n, keyCount])
+
+        try engine.embedding(tokenEmbedding, ids: tokens, into: &s.x)
+        for (i, layer) in layers.enumerated() {
+            // Attention: x += Wo · attend(rope(Wq·h), rope(Wk·h), Wv·h), h = norm(x).
+            try s.normalize(gamma: layer.attentionNorm, epsilon: c.rmsEpsilon, engine: engine)
+            try engine.linear(s.h, layer.q, bias: layer.qBias, into: &s.q)
+            try engine.linear(s.h, layer.k, bias: layer.kBias, into: &s.k)
+            try engine.linear(s.h, layer.v, bias: layer.vBias, into: &s.v)
+            try engine.rope(
+                &s.q, positions: positions, rotaryDim: c.ropeDimensionCount, base: c.ropeFreqBase,
+                freqScale: c.ropeFreqScale, mode: c.ropeMode)
+            try engine.rope(
+                &s.k, positions: positions, rotaryDim: c.ropeDimensionCount, base: c.ropeFreqBase,
+                freqScale: c.ropeFreqScale, mode: c.ropeMode)
+            cache.write(layer: i, keys: s.k, values: s.v, rows: n)
+            try engine.matmul(
+                s.q, queryView, cache.keys[i], cacheView, transposeB: true, alpha: scale, into: &scores, scoreView)
+            try engine.softmax(&scores, causalOffset: past)
+            try engine.matmul(scores, scoreView, cache.values[i], cacheView, into: &s.attended, queryView)
+            try engine.linear(s.attended, layer.output, into: &s.out)
+            try engine.add(&s.x, s.out)
+
+            // Feed-forward: x += W_down · (silu(W_gate·h) ⊙ W_up·h), h = norm(x).
+            try s.normalize(gamma: layer.ffnNorm, epsilon: c.rmsEpsilon, engine: engine)
+            try engine.linear(s.h, layer.gate, into: &s.gate)
+            try engine.linear(s.h, layer.up, into: &s.up)
+            try engine.activation(.silu, &s.gate)
+            try engine.mul(&s.gate, s.up)
+            try engine.linear(s.gate, layer.down, into: &s.out)
+            try engine.add(&s.x, s.out)
+        }
+        cache.advance(by: n)
+
+        var last: Tensor
+        if allLogits || n == 1 {
+            last = s.x
+        } else {
+            let d = c.embeddingLength
+            last = s.x.withUnsafeFloats { Tensor(shape: [1, d], floats: Array($0[((n - 1) * d)...])) }
+        }
+        try engine.rmsNorm(&last, gamma: outputNorm, epsilon: c.rmsEpsilon)
+        var logits = Tensor(zeros: [last.shape[0], c.vocabularySize])
+        try engine.linear(last, outputHead, into: &logits)
+        return logits
+    }
+}
+
+/// The activations of one `forward` call, reused layer after layer and, through the cache, call after call
+/// while the token count stays the same (decoding).
+struct LlamaScratch: Sendable {
+    let tokens: Int
+    var x: Tensor  // [N, D] residual stream
+    var h: Tensor  // [N, D] normalised
+    var q: Tensor  // [N, H, E]
+    var k: Tensor  // [N, G, E]
+    var v: Tensor  // [N, G·E]
+    var attended: Tensor  // [N, H·E]
+    var out: Tensor  // [N, D]
+    var gate: Tensor  // [N, F]
+    var up: Tensor  // [N, F]
+
+    init(config c: LlamaConfig, tokens n: Int) {
+        tokens = n
+        x = Tensor(zeros: [n, c.embeddingLength])
+        h = Tensor(zeros: [n, c.embeddingLength])
+        q = Tensor(zeros: [n, c.headCount, c.headDimension])
+        k = Tensor(zeros: [n, c.headCountKV, c.headDimension])
+        v = Tensor(zeros: [n, c.keyValueWidth])
+        attended = Tensor(zeros: [n, c.queryWidth])
+        out = Tensor(zeros: [n, c.embeddingLength])
+        gate = Tensor(zeros: [n, c.feedForwardLength])
+        up = Tensor(zeros: [n, c.feedForwardLength])
+    }
+
+    /// h = rmsNorm(x) · gamma, written into h's buffer (x stays the residual).
+    mutating func normalize(gamma: Tensor, epsilon: Float, engine: ComputeEngine) throws(ComputeError) {
+        x.withUnsafeFloats { src in
+            h.withUnsafeMutableFloats { $0.baseAddress!.update(from: src.baseAddress!, count: src.count) }
+        }
+        try engine.rmsNorm(&h, gamma: gamma, epsilon: epsilon)
+    }
+}
+
+extension LlamaModel {
+    /// Greedy decoding: feeds `prompt` after what `cache` holds, then repeatedly the most likely next token (the
+    /// first on ties, as NumPy's argmax), up to `maxTokens` tokens or through the first token in `stop`.
+    /// Returns the generated ids (a stop token included). A baseline for parity tests and benchmarks; sampling
+    /// lives with the chat layer.
+    public func greedy(_ prompt: [Int32], maxTokens: Int, stop: Set<Int32> = [], cache: inout KVCache)
+        throws(LanguageModelError) -> [Int32]
+    {
+        var logits = try forward(prompt, cache: &cache)
+        var reply: [Int32] = []
+        while reply.count < maxTokens {
+            let next = Self.argmax(logits)
+            reply.append(next)
+            if stop.contains(next) || reply.count == maxTokens { break }
+            logits = try forward([next], cache: &cache)
+        }
+        return reply
+    }
+
+    /// The index of the largest of the last row of `logits`, the first one on ties.
+    public static func argmax(_ logits: Tensor) -> Int32 {
+        let v = logits.shape.last ?? 0
+        return logits.withUnsafeFloats { p in
+            var best = p.count - v
+            for i in (p.count - v)..<p.count where p[i] > p[best] { best = i }
+            return Int32(best - (p.count - v))
+        }
+    }
+}
