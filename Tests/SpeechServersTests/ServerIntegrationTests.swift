@@ -66,6 +66,9 @@ struct ServerIntegrationTests {
         #expect(reply["rate"] as? Int == 22050 && reply["width"] as? Int == 2 && reply["channels"] as? Int == 1)
         #expect((reply["chunks"] as? Int ?? 0) >= 2, "audio arrives in several chunks as the decoder makes them")
         #expect(S.words(try await S.hear(out, services: servers.services)) == S.words(Self.sentence))
+        // The same 22.05 kHz audio back through Wyoming: the server converts the rate itself.
+        let back = try await S.client("wyoming_client.py", ["--port", "\(servers.wyomingPort)", "transcribe", out])
+        #expect(S.words(back["text"] as? String ?? "") == S.words(Self.sentence))
 
         let streamed = try await S.client(
             "wyoming_client.py",
@@ -211,6 +214,33 @@ struct ServerIntegrationTests {
         expectError(try await S.curl(auth + ["\(base)/v1/nothing"]), 404, "unknown route")
         let health = try await S.curl(["\(base)/health"])
         #expect(health.status == 200 && health.body.contains("\"ok\""))
+    }
+
+    @Test("a client that leaves mid-stream frees the voice; the next request is served")
+    func disconnect() async throws {
+        let servers = try await S.servers()
+        let url = "http://127.0.0.1:\(servers.httpPort)/v1/audio/speech"
+        let long = String(repeating: "This paragraph is long enough to stream for a while. ", count: 12)
+        let body = #"{"model": "tts-1", "voice": "alloy", "input": "\#(long)", "response_format": "pcm"}"#
+        let aborted = try await Task.detached {
+            try S.run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-N", "--max-time", "1", "-o", "/dev/null", "-H", "Authorization: Bearer \(S.apiKey)", "-d",
+                    body, url,
+                ])
+        }.value
+        #expect(aborted.status == 28, "curl should time out mid-stream (status \(aborted.status))")
+        let voice = try await servers.services.voice(named: nil)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while voice.queue.load > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(voice.queue.load == 0, "the abandoned stream still holds the voice")
+        let out = S.temporaryFile(".wav")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let reply = try await S.client(
+            "openai_client.py",
+            ["--port", "\(servers.httpPort)", "--api-key", S.apiKey, "speech", Self.sentence, "--out", out])
+        #expect(reply["content_type"] as? String == "audio/wav")
     }
 
     // MARK: - Load
