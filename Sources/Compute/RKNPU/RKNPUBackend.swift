@@ -49,7 +49,7 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
     static let maximumK = 8192
 
     /// The padded sizes of a K × N weight, or nil when the NPU should not take it.
-    static func padded(k: Int, n: Int) -> (k: Int, n: Int)? {
+    public static func padded(k: Int, n: Int) -> (k: Int, n: Int)? {
         guard k > 0, n > 0 else { return nil }
         let pk = NativeLayout.roundUp(k, 32)
         let pn = NativeLayout.roundUp(n, 16)
@@ -59,16 +59,18 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
 
     static func takes(_ dtype: DType) -> Bool { dtype == .f32 || dtype == .f16 || dtype == .bf16 }
 
-    public func supports(_ op: Op) -> Bool {
+    public func supports(_ op: Op) -> Bool { Self.takes(op, minimumRows: minimumRows) }
+
+    /// Whether an RKNPU backend with `minimumRows` takes `op` (no device needed: for cost projections too).
+    public static func takes(_ op: Op, minimumRows: Int = 2) -> Bool {
         switch op {
         case .linear(let m, let k, let n, let w):
-            return Self.takes(w) && m >= minimumRows && Self.padded(k: k, n: n) != nil
+            return takes(w) && m >= minimumRows && padded(k: k, n: n) != nil
         case .conv1d(let cin, let cout, let kernel, let length, let p, let w):
-            return Self.takes(w) && p.groups == 1 && p.outputLength(input: length, kernel: kernel) >= minimumRows
-                && Self.padded(k: cin * kernel, n: cout) != nil
+            return takes(w) && p.groups == 1 && p.outputLength(input: length, kernel: kernel) >= minimumRows
+                && padded(k: cin * kernel, n: cout) != nil
         case .convTranspose1d(let cin, let cout, let kernel, let length, let p, let w):
-            return Self.takes(w) && p.groups == 1 && length >= minimumRows
-                && Self.padded(k: cin, n: cout * kernel) != nil
+            return takes(w) && p.groups == 1 && length >= minimumRows && padded(k: cin, n: cout * kernel) != nil
         default:
             return false
         }
@@ -123,7 +125,8 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
                 try biasValues.withUnsafeBufferPointer { (bp) throws(ComputeError) in
                     let xs = SharedPointer(xp.baseAddress!)
                     let ys = SharedPointer(yp.baseAddress!)
-                    let bs = bp.baseAddress.map { SharedPointer($0) }
+                    // An empty array may still have an address: only a real bias is read.
+                    let bs = bias == nil ? nil : bp.baseAddress.map { SharedPointer($0) }
                     try device.product(rows: rows, weight: b) { r0, count, mb, a in
                         NativeLayout.packA(
                             xs.base + r0 * k, rows: count, k: k, rowStride: k, paddedM: mb, paddedK: b.paddedK, into: a)
@@ -258,19 +261,26 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
 
     /// Bytes written to and read from NPU buffers by `op`: A once per core that takes a slice, C once.
     public func transferBytes(for op: Op) -> (toDevice: Int, fromDevice: Int) {
-        let (rows, k, n): (Int, Int, Int)
-        switch op {
-        case .linear(let m, let kk, let nn, _): (rows, k, n) = (m, kk, nn)
-        case .conv1d(let cin, let cout, let kernel, let length, let p, _):
-            (rows, k, n) = (p.outputLength(input: length, kernel: kernel), cin * kernel, cout)
-        case .convTranspose1d(let cin, let cout, let kernel, let length, _, _):
-            (rows, k, n) = (length, cin, cout * kernel)
-        default: return (0, 0)
-        }
-        guard let (pk, pn) = Self.padded(k: k, n: n) else { return (0, 0) }
+        Self.transferBytes(for: op, cores: cores)
+    }
+
+    /// `transferBytes(for:)` for a backend with `cores` cores (no device needed).
+    public static func transferBytes(for op: Op, cores: Int) -> (toDevice: Int, fromDevice: Int) {
+        guard let (rows, k, n) = product(of: op), let (pk, pn) = padded(k: k, n: n) else { return (0, 0) }
         let slices = RKNPUDevice.split(paddedN: pn, cores: cores).count
         let paddedRows = RKNPUDevice.tiles(rows: rows).reduce(0) { $0 + $1.padded }
         return (paddedRows * pk * 2 * slices, paddedRows * pn * 4)
+    }
+
+    /// The rows, K and N of the product an op becomes on the NPU.
+    public static func product(of op: Op) -> (rows: Int, k: Int, n: Int)? {
+        switch op {
+        case .linear(let m, let k, let n, _): (m, k, n)
+        case .conv1d(let cin, let cout, let kernel, let length, let p, _):
+            (p.outputLength(input: length, kernel: kernel), cin * kernel, cout)
+        case .convTranspose1d(let cin, let cout, let kernel, let length, _, _): (length, cin, cout * kernel)
+        default: nil
+        }
     }
 }
 
