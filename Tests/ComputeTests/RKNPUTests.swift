@@ -223,4 +223,62 @@ struct RKNPUTests {
             (error as? RKNPUError)?.code == .symbolMissing
         }
     }
+
+    // MARK: - The emulator itself
+
+    @Test("the emulator refuses misaligned and oversized shapes with RKNN_ERR_PARAM_INVALID")
+    func emulatorAlignment() throws {
+        let r = try Self.emulated(cores: 1).device.runtime
+        let attr = UnsafeMutableRawPointer.allocate(byteCount: RKNN.IOAttr.size, alignment: 8)
+        defer { attr.deallocate() }
+        for (m, k, n, type) in [
+            (4, 48, 32, RKNN.float16ToFloat32), (4, 64, 8, RKNN.float16ToFloat32), (4, 64, 16, RKNN.int8ToInt32),
+            (4, 8224, 32, RKNN.float16ToFloat32), (0, 64, 32, RKNN.float16ToFloat32), (4, 64, 32, 7),
+        ] {
+            let info = MatmulInfo(m: m, k: k, n: n, type: type)
+            var context: UInt64 = 0
+            #expect(r.create(&context, info.bytes, attr) == -5, "M=\(m) K=\(k) N=\(n) type \(type)")
+        }
+    }
+
+    @Test("int8 × int8 → int32 in native layouts is exact")
+    func emulatorInt8() throws {
+        let r = try Self.emulated(cores: 1).device.runtime
+        let (m, k, n) = (5, 96, 64)
+        let info = MatmulInfo(m: m, k: k, n: n, type: RKNN.int8ToInt32)
+        let attr = UnsafeMutableRawPointer.allocate(byteCount: RKNN.IOAttr.size, alignment: 8)
+        defer { attr.deallocate() }
+        var context: UInt64 = 0
+        try #require(r.create(&context, info.bytes, attr) == 0)
+        defer { _ = r.destroy(context) }
+        #expect(MatmulKernel.dims(attr + RKNN.IOAttr.a) == [k / 16, m, 16])
+        #expect(MatmulKernel.dims(attr + RKNN.IOAttr.b) == [n / 32, k / 32, 32, 32])
+        #expect(MatmulKernel.dims(attr + RKNN.IOAttr.c) == [n / 4, m, 4])
+        var rng = SeededRandom(seed: 3)
+        let a = (0..<(m * k)).map { _ in Int8(rng.int(-128...127)) }
+        let b = (0..<(k * n)).map { _ in Int8(rng.int(-128...127)) }
+        let mems = [RKNN.IOAttr.a, RKNN.IOAttr.b, RKNN.IOAttr.c].map {
+            r.createMem(context, MatmulKernel.byteSize(attr + $0))!
+        }
+        defer { for mem in mems { _ = r.destroyMem(context, mem) } }
+        let pa = MatmulKernel.address(mems[0]).assumingMemoryBound(to: Int8.self)
+        let pb = MatmulKernel.address(mems[1]).assumingMemoryBound(to: Int8.self)
+        for row in 0..<m { for col in 0..<k { pa[(col / 16) * m * 16 + row * 16 + col % 16] = a[row * k + col] } }
+        for row in 0..<k {
+            for col in 0..<n {
+                pb[(col / 32) * (k / 32) * 1024 + (row / 32) * 1024 + (col % 32) * 32 + row % 32] = b[row * n + col]
+            }
+        }
+        for (mem, offset) in zip(mems, [RKNN.IOAttr.a, RKNN.IOAttr.b, RKNN.IOAttr.c]) {
+            try #require(r.setIOMem(context, mem, attr + offset) == 0)
+        }
+        try #require(r.run(context) == 0)
+        let pc = MatmulKernel.address(mems[2]).assumingMemoryBound(to: Int32.self)
+        for row in 0..<m {
+            for col in 0..<n {
+                let expected = (0..<k).reduce(Int32(0)) { $0 + Int32(a[row * k + $1]) * Int32(b[$1 * n + col]) }
+                #expect(pc[(col / 4) * m * 4 + row * 4 + col % 4] == expected)
+            }
+        }
+    }
 }
