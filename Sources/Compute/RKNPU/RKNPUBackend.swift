@@ -13,8 +13,8 @@ import Tensors
 /// What it declines (the engine then uses the CPU): matrix-vector products (fewer than `minimumRows` rows:
 /// bound by memory bandwidth, which the NPU shares with the CPU, so copies only add time), products whose
 /// padding to the NPU's alignment (K to 32, N to 16) would more than double the work, K beyond 8192 (the
-/// SDK's own statements disagree there), grouped or dilated transposed convolutions, block-quantized
-/// weights, and matmuls on activations (B would need a re-layout on every call).
+/// SDK's own statements disagree there), grouped convolutions, block-quantized weights (int8 per-channel
+/// B is not done yet), and matmuls on activations (B would need a re-layout on every call).
 ///
 /// - Important: Weight buffers are allocated through one long-lived context per core and bound to the
 ///   per-shape contexts of that core. The emulator allows this; on hardware it rests on contexts of one
