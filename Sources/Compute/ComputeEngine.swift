@@ -1,4 +1,6 @@
+import Foundation
 import Logging
+import Synchronization
 import Tensors
 
 /// What model code computes with: one bound backend plus the CPU, which runs every op the bound
@@ -12,15 +14,56 @@ public struct ComputeEngine: Sendable {
     public let backend: any Backend
     /// The fallback that runs everything.
     public let cpu: CPUBackend
+    /// Where each op ran and how long it took, when asked for (nil: nothing is measured).
+    public let profile: ComputeProfile?
     private let logger = Logger(label: "hark.compute")
 
     /// - Parameters:
     ///   - backend: where ops go first; nil binds the CPU itself.
     ///   - threads: CPU cores for the CPU backend; nil uses all.
-    public init(backend: (any Backend)? = nil, threads: Int? = nil) {
+    ///   - profile: records every op dispatched (for `--profile`); nil records nothing.
+    public init(backend: (any Backend)? = nil, threads: Int? = nil, profile: ComputeProfile? = nil) {
         let cpu = CPUBackend(threads: threads)
         self.cpu = cpu
         self.backend = backend ?? cpu
+        self.profile = profile
+    }
+
+    /// The backends `--backend` names.
+    public static let backendNames = ["cpu", "rknpu"]
+
+    /// An engine bound to the backend called `name`. Policy: a backend asked for by name that cannot start
+    /// (no runtime library, no device) is an error, so a user who asked for the NPU never silently gets
+    /// the CPU; ops the started backend declines still run on the CPU.
+    public init(backendNamed name: String, threads: Int? = nil, profile: ComputeProfile? = nil)
+        throws(ComputeError)
+    {
+        switch name {
+        case "cpu":
+            self.init(threads: threads, profile: profile)
+        case "rknpu":
+            do {
+                self.init(backend: try RKNPUBackend(), threads: threads, profile: profile)
+            } catch {
+                throw ComputeError(.backendFailure, "--backend rknpu: \(error.message)")
+            }
+        default:
+            throw ComputeError(
+                .unsupported,
+                "unknown backend '\(name)' (available: \(Self.backendNames.joined(separator: ", ")))")
+        }
+    }
+
+    /// An engine bound to `name` when that backend starts, else a CPU engine and the reason it did not:
+    /// for callers that prefer an accelerator but must keep working without one (a daemon's default).
+    public static func preferring(_ name: String, threads: Int? = nil, profile: ComputeProfile? = nil)
+        -> (engine: ComputeEngine, fallback: ComputeError?)
+    {
+        do {
+            return (try ComputeEngine(backendNamed: name, threads: threads, profile: profile), nil)
+        } catch {
+            return (ComputeEngine(threads: threads, profile: profile), error)
+        }
     }
 
     /// Whether the bound backend is the CPU itself.
@@ -43,15 +86,32 @@ public struct ComputeEngine: Sendable {
     private func dispatch(
         _ op: Op, weight: PreparedWeight? = nil, _ body: (any Backend) throws(ComputeError) -> Void
     ) throws(ComputeError) {
+        guard let profile else {
+            _ = try place(op, weight, body)
+            return
+        }
+        let start = ContinuousClock.now
+        let ranOn = try place(op, weight, body)
+        profile.record(
+            op, on: ranOn.name, time: ContinuousClock.now - start,
+            transfers: (ranOn as? any DeviceTransfers)?.transferBytes(for: op) ?? (0, 0))
+    }
+
+    /// Runs `op` where it belongs and returns the backend that ran it.
+    @inline(__always)
+    private func place(
+        _ op: Op, _ weight: PreparedWeight?, _ body: (any Backend) throws(ComputeError) -> Void
+    ) throws(ComputeError) -> any Backend {
         if useBound(op, weight) {
             do {
                 try body(backend)
-                return
+                return backend
             } catch {
                 logger.warning("\(backend.name) failed on \(op): \(error.message); running it on the CPU")
             }
         }
         try body(cpu)
+        return cpu
     }
 
     // MARK: - Weights
@@ -211,5 +271,81 @@ public struct ComputeEngine: Sendable {
         var y = Tensor(zeros: [x.shape[1], x.shape[0]])
         try transpose(x, into: &y)
         return y
+    }
+}
+
+// MARK: - Profile
+
+/// A backend that copies operands to and from device memory says how many bytes an op moves.
+public protocol DeviceTransfers {
+    func transferBytes(for op: Op) -> (toDevice: Int, fromDevice: Int)
+}
+
+/// Per op kind and backend: how many ops ran, their time and the bytes copied to and from the device.
+/// An engine records into one only when given one, so an engine without a profile pays nothing.
+public final class ComputeProfile: Sendable {
+    public struct Key: Hashable, Sendable, Comparable {
+        /// The op's name ("linear", "conv1d", …).
+        public let op: String
+        /// The backend that ran it.
+        public let backend: String
+        public static func < (a: Key, b: Key) -> Bool { (a.op, a.backend) < (b.op, b.backend) }
+    }
+
+    public struct Entry: Sendable {
+        public var count = 0
+        public var time: Duration = .zero
+        public var bytesToDevice = 0
+        public var bytesFromDevice = 0
+        /// Multiply-accumulates of the products (0 for other ops), for cost projections.
+        public var macs = 0
+    }
+
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    public init() {}
+
+    func record(_ op: Op, on backend: String, time: Duration, transfers: (toDevice: Int, fromDevice: Int)) {
+        entries.withLock { e in
+            var entry = e[Key(op: op.name, backend: backend), default: Entry()]
+            entry.count += 1
+            entry.time += time
+            entry.bytesToDevice += transfers.toDevice
+            entry.bytesFromDevice += transfers.fromDevice
+            entry.macs += op.multiplyAccumulates
+            e[Key(op: op.name, backend: backend)] = entry
+        }
+    }
+
+    /// What was recorded, by op and backend.
+    public var snapshot: [(key: Key, entry: Entry)] {
+        entries.withLock { $0.map { (key: $0.key, entry: $0.value) } }.sorted { $0.key < $1.key }
+    }
+
+    /// One line per op kind and backend: count, time, bytes copied to and from the device.
+    public var report: [String] {
+        snapshot.map { key, e in
+            let ms = Double(e.time.components.seconds) * 1e3 + Double(e.time.components.attoseconds) * 1e-15
+            var line = "\(key.op) on \(key.backend): \(e.count) ops, \(String(format: "%.3f", ms)) ms"
+            if e.bytesToDevice + e.bytesFromDevice > 0 {
+                line += ", \(e.bytesToDevice) B to the device, \(e.bytesFromDevice) B back"
+            }
+            return line
+        }
+    }
+}
+
+extension Op {
+    /// Multiply-accumulates of a product op; 0 for the others.
+    public var multiplyAccumulates: Int {
+        switch self {
+        case .linear(let m, let k, let n, _): m * k * n
+        case .matmul(let b, let m, let k, let n, _): b * m * k * n
+        case .conv1d(let cin, let cout, let kernel, let length, let p, _):
+            p.outputLength(input: length, kernel: kernel) * cout * (cin / max(p.groups, 1)) * kernel
+        case .convTranspose1d(let cin, let cout, let kernel, let length, let p, _):
+            length * cin * (cout / max(p.groups, 1)) * kernel
+        default: 0
+        }
     }
 }

@@ -11,7 +11,8 @@ import Tensors
 struct HarkBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hark-bench", abstract: "Measures Hark's backend layer.",
-        subcommands: [Ops.self, Parity.self, Bandwidth.self, Quant.self, LLM.self], defaultSubcommand: Ops.self)
+        subcommands: [Ops.self, Parity.self, Bandwidth.self, Quant.self, LLM.self, Project.self],
+        defaultSubcommand: Ops.self)
 }
 
 /// Prints the op parity harness's report for the CPU backend (every case, its NMSE and tolerance).

@@ -80,17 +80,25 @@ struct Speak: AsyncParsableCommand {
     @Option(help: "ALSA playback device, when playing.")
     var device = "default"
 
-    @Option(help: "Compute backend for the decoder.")
+    @Option(
+        help: """
+            Compute backend for the decoder: cpu, or rknpu (RK3588 NPU through librknnrt.so, or the library \
+            HARK_RKNN_LIB names; an error if it cannot start). The encoder always runs on the CPU.
+            """)
     var backend = "cpu"
 
     @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Print load time and time per stage (phonemizer, encoder, flow, decoder) to stderr.")
+    @Flag(
+        help: """
+            Print load time, time per stage (phonemizer, encoder, flow, decoder) and per op kind (where it ran, \
+            count, time, bytes copied to and from the device) to stderr.
+            """)
     var profile = false
 
     /// The backends this build has.
-    static let backends = ["cpu"]
+    static let backends = ComputeEngine.backendNames
 
     func validate() throws {
         guard Self.backends.contains(backend) else {
@@ -133,7 +141,8 @@ struct Speak: AsyncParsableCommand {
 
         let clock = ContinuousClock()
         let loadStart = clock.now
-        let synthesizer = try loadSynthesizer()
+        let ops = profile ? ComputeProfile() : nil
+        let synthesizer = try loadSynthesizer(profile: ops)
         let output = makeOutput()
         var stats = Profile(load: clock.now - loadStart)
         let options = try options(for: synthesizer.voice, speaker: speaker)
@@ -145,7 +154,10 @@ struct Speak: AsyncParsableCommand {
         } else {
             try await speakJSONLines(with: synthesizer, options: options, to: output, stats: &stats)
         }
-        if profile { stats.report(warn) }
+        if profile {
+            stats.report(warn)
+            for line in ops?.report ?? [] { warn("profile: op \(line)") }
+        }
     }
 
     /// The text of the arguments, else of standard input; refuses text with nothing in it.
@@ -161,7 +173,7 @@ struct Speak: AsyncParsableCommand {
     }
 
     /// Resolves and loads the voice, then starts the synthesizer's stages.
-    private func loadSynthesizer() throws -> SpeechSynthesizer {
+    private func loadSynthesizer(profile: ComputeProfile?) throws -> SpeechSynthesizer {
         let modelPath: String
         if let model, config != nil, FileManager.default.fileExists(atPath: model), !model.hasSuffix("/") {
             modelPath = model  // a voice file with its config elsewhere
@@ -170,7 +182,8 @@ struct Speak: AsyncParsableCommand {
         }
         let configPath = config ?? modelPath + ".json"
         let voice = try PiperVoice(
-            modelPath: modelPath, configPath: configPath, engine: ComputeEngine(threads: threads))
+            modelPath: modelPath, configPath: configPath,
+            engine: try ComputeEngine(backendNamed: backend, threads: threads, profile: profile))
         let phonemeConfig = try PiperPhonemeConfig.load(from: URL(fileURLWithPath: configPath))
         return try SpeechSynthesizer(voice: voice, phonemeConfig: phonemeConfig)
     }

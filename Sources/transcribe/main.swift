@@ -33,7 +33,11 @@ struct Transcribe: ParsableCommand {
     @Option(help: "Beam size (1: greedy).")
     var beamSize = 1
 
-    @Option(help: "Compute backend.")
+    @Option(
+        help: """
+            Compute backend: cpu, or rknpu (RK3588 NPU through librknnrt.so, or the library HARK_RKNN_LIB \
+            names; an error if it cannot start). Ops the backend declines run on the CPU.
+            """)
     var backend = "cpu"
 
     @Flag(help: "Decode without timestamp tokens (one segment per 30 s window).")
@@ -42,7 +46,11 @@ struct Transcribe: ParsableCommand {
     @Flag(help: "Transcribe the whole audio, without the voice-activity gate.")
     var noVad = false
 
-    @Flag(help: "Print load time and time per stage (VAD, log-mel, encoder, decoder per token) to stderr.")
+    @Flag(
+        help: """
+            Print load time, time per stage (VAD, log-mel, encoder, decoder per token) and per op kind (where it \
+            ran, count, time, bytes copied to and from the device) to stderr.
+            """)
     var profile = false
 
     @Flag(name: .customLong("otxt", withSingleDash: true), help: "Write BASE.txt.")
@@ -58,7 +66,10 @@ struct Transcribe: ParsableCommand {
 
     func validate() throws {
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be between 1 and 16") }
-        guard backend == "cpu" else { throw ValidationError("unknown backend '\(backend)' (available: cpu)") }
+        guard ComputeEngine.backendNames.contains(backend) else {
+            throw ValidationError(
+                "unknown backend '\(backend)' (available: \(ComputeEngine.backendNames.joined(separator: ", ")))")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if outputBase != nil && files.count > 1 { throw ValidationError("-of names one output; give one input file") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input can be read once") }
@@ -68,7 +79,8 @@ struct Transcribe: ParsableCommand {
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let store = try ModelStore()
         let stt = try store.resolve(model, kind: .stt)
-        let engine = ComputeEngine(threads: threads)
+        let ops = profile ? ComputeProfile() : nil
+        let engine = try ComputeEngine(backendNamed: backend, threads: threads, profile: ops)
         var detector: SileroVAD? = nil
         if !noVad {
             if let vad = try? store.defaultModel(.vad) {
@@ -105,6 +117,7 @@ struct Transcribe: ParsableCommand {
                     : ""
                 warn(String(format: "profile: %@ %.3f s (%d)", stage.rawValue, seconds, count) + per)
             }
+            for line in ops?.report ?? [] { warn("profile: op \(line)") }
         }
         if failed { throw ExitCode.failure }
     }
