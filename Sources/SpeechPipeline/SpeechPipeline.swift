@@ -141,6 +141,8 @@ public actor SpeechPipeline {
     /// is hearing (Hark is busy and barge-in is off: that is Hark's own voice or talk not meant for it).
     private func captured(_ count: Int, _ events: [EndpointEvent]) async -> Bool {
         captureTime += count
+        // Playback may be waiting for capture to catch up.
+        playbackWaiter.take()?.resume()
         for event in events {
             switch event {
             case .speechStarted(let onset):
@@ -371,6 +373,7 @@ public actor SpeechPipeline {
         _ = machine.handle(.audioStarted)
         if machine.state != before { emit(.state(machine.state)) }
         playbackTime = captureTime
+        wakeWaiters()
         return true
     }
 
