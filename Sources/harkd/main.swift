@@ -1,13 +1,240 @@
+// harkd: the Hark voice-assistant daemon. Reads its config file, applies the command-line overrides, opens the
+// ALSA devices, loads the models and runs the pipeline until SIGINT/SIGTERM (or the end of a test input).
+
 import ArgumentParser
+import AudioIO
+import Dispatch
+import Foundation
+import Logging
+import SpeechPipeline
 
-/// The Hark voice-assistant daemon. The model code lands with its own issue; until then this says so plainly.
 @main
-struct Command: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "harkd", abstract: "The Hark voice-assistant daemon.")
+struct Harkd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harkd", abstract: "The Hark voice-assistant daemon.",
+        discussion: """
+            Listens on an ALSA capture device, transcribes what is said with Whisper, answers built-in intents \
+            (time, date, timers, repeat, stop, help) or asks an OpenAI-compatible language model, and speaks the \
+            answer with a Piper voice on an ALSA playback device. Settings come from --config FILE (JSON; every key \
+            optional), then the options below. --check validates the config, the models and the devices and exits.
+            """)
 
-    @Argument(parsing: .allUnrecognized, help: .hidden) var rest: [String] = []
+    @Option(help: "JSON config file (keys as in README's harkd section).")
+    var config: String?
 
-    func run() throws {
-        throw ValidationError("harkd is not built yet: this part of Hark has not landed.")
+    @Option(help: "ALSA capture device (default: the config's, else 'default').")
+    var capture: String?
+
+    @Option(help: "ALSA playback device (default: the config's, else 'default').")
+    var playback: String?
+
+    @Option(help: "Extra ALSA configuration (asoundrc syntax) for the two devices, e.g. file-backed test devices.")
+    var alsaConfig: String?
+
+    @Option(help: "Piper voice: a catalog name or a .onnx file.")
+    var voice: String?
+
+    @Option(help: "Whisper model: a catalog name or a CTranslate2 folder.")
+    var sttModel: String?
+
+    @Option(help: "OpenAI-compatible server for other questions ('' for none).")
+    var llmURL: String?
+
+    @Option(help: "Model name sent to the language-model server.")
+    var llmModel: String?
+
+    @Option(help: "Only answer requests that start with this phrase, e.g. 'hey hark'.")
+    var wakePhrase: String?
+
+    @Flag(help: "Do not stop speaking when the user speaks (for speakers that bleed into the microphone).")
+    var noBargeIn = false
+
+    @Option(help: "Intents file (default: the built-in one).")
+    var intents: String?
+
+    @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Validate the config, the models and the devices, print what is wrong, and exit.")
+    var check = false
+
+    @Flag(help: "Print the pipeline's events on standard output, one JSON object a line.")
+    var events = false
+
+    @Option(help: "Stop after this many seconds of captured audio (for file-backed capture, which never ends).")
+    var exitAfter: Double?
+
+    @Flag(help: "Pace capture and playback against each other by sample counts (for ALSA file devices).")
+    var virtualTime = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+        if let exitAfter, !(exitAfter > 0) { throw ValidationError("--exit-after must be more than 0 seconds") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let configuration: PipelineConfiguration
+        do {
+            configuration = try settings()
+        } catch {
+            fail("\(error)")
+            throw ExitCode(2)
+        }
+        if check { throw await runChecks(configuration) ? ExitCode.success : ExitCode.failure }
+        do {
+            try await serve(configuration)
+        } catch {
+            fail("\(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// The config file with the command-line overrides, validated.
+    private func settings() throws -> PipelineConfiguration {
+        var settings = PipelineConfiguration()
+        if let config { settings = try PipelineConfiguration.load(from: config) }
+        if let capture { settings.captureDevice = capture }
+        if let playback { settings.playbackDevice = playback }
+        if let alsaConfig { settings.alsaConfigFile = alsaConfig }
+        if let voice { settings.voice = voice }
+        if let sttModel { settings.sttModel = sttModel }
+        if let llmURL { settings.llm.url = llmURL }
+        if let llmModel { settings.llm.model = llmModel }
+        if let wakePhrase { settings.wakePhrase = wakePhrase.isEmpty ? nil : wakePhrase }
+        if noBargeIn { settings.bargeIn = false }
+        if let intents { settings.intentsFile = intents }
+        if let threads { settings.threads = threads }
+        if virtualTime { settings.virtualTime = true }
+        try settings.validate()
+        return settings
+    }
+
+    private func alsaConfiguration(_ settings: PipelineConfiguration) throws -> ALSAConfiguration? {
+        guard let path = settings.alsaConfigFile else { return nil }
+        do {
+            return ALSAConfiguration(try String(contentsOfFile: path, encoding: .utf8))
+        } catch {
+            throw PipelineError(.invalidConfiguration, "cannot read the ALSA config file \(path)", subject: path)
+        }
+    }
+
+    // MARK: - Serving
+
+    private func serve(_ settings: PipelineConfiguration) async throws {
+        let logger = Logger(label: "hark.daemon")
+        let alsa = try alsaConfiguration(settings)
+        let models = try PipelineModels.load(settings)
+        for line in models.summary { logger.info("loaded \(line)") }
+        let capture = try ALSACapture(
+            device: settings.captureDevice, sampleRate: SpeechPipeline.sampleRate, periodDuration: .milliseconds(20),
+            configuration: alsa)
+        let speaker = try Speaker(
+            device: settings.playbackDevice, sourceRate: models.synthesizer.sampleRate, configuration: alsa)
+        logger.info(
+            "listening on '\(settings.captureDevice)' (\(capture.sampleRate) Hz), speaking on '\(settings.playbackDevice)' (\(speaker.deviceRate) Hz)"
+        )
+        let pipeline = SpeechPipeline(configuration: settings, models: models, capture: capture, speaker: speaker)
+        let printer: Task<Void, Never>? =
+            events
+            ? Task {
+                for await event in pipeline.events {
+                    FileHandle.standardOutput.write(Data((event.json + "\n").utf8))
+                }
+            } : nil
+        let inputSamples = exitAfter.map { Int($0 * Double(SpeechPipeline.sampleRate)) }
+        let running = Task { try await pipeline.run(inputSamples: inputSamples) }
+
+        // SIGINT/SIGTERM: stop the turn and the speaker, end the capture loop, then close the devices below.
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                logger.notice("signal \(number): shutting down")
+                Task {
+                    await pipeline.shutdown()
+                    running.cancel()
+                }
+            }
+            source.resume()
+            return source
+        }
+        defer { for source in signals { source.cancel() } }
+        let result = await running.result
+        await printer?.value
+        await speaker.close()
+        await capture.close()
+        try result.get()
+        logger.info("stopped")
+    }
+
+    // MARK: - Checks
+
+    /// Validates everything the daemon needs; prints one line per check; returns whether all passed.
+    private func runChecks(_ settings: PipelineConfiguration) async -> Bool {
+        var ok = true
+        func report(_ passed: Bool, _ message: String) {
+            print("\(passed ? "ok" : "error"):", message)
+            if !passed { ok = false }
+        }
+        report(true, "config \(config ?? "(defaults)")")
+        var alsa: ALSAConfiguration?
+        do {
+            alsa = try alsaConfiguration(settings)
+        } catch {
+            report(false, "\(error)")
+        }
+        var voiceRate = 22_050
+        do {
+            let models = try PipelineModels.load(settings)
+            voiceRate = models.synthesizer.sampleRate
+            report(true, "intents \(settings.intentsFile ?? "(built in)")")
+            for line in models.summary { report(true, line) }
+        } catch {
+            report(false, "\(error)")
+        }
+        do {
+            let device = try ALSACapture(
+                device: settings.captureDevice, sampleRate: SpeechPipeline.sampleRate, configuration: alsa)
+            report(true, "capture device '\(settings.captureDevice)' (\(device.sampleRate) Hz)")
+            await device.close()
+        } catch {
+            report(false, "capture device '\(settings.captureDevice)': \(error)")
+        }
+        do {
+            let device = try ALSAPlayback(device: settings.playbackDevice, sampleRate: voiceRate, configuration: alsa)
+            report(true, "playback device '\(settings.playbackDevice)' (\(device.sampleRate) Hz)")
+            await device.close()
+        } catch {
+            report(false, "playback device '\(settings.playbackDevice)': \(error)")
+        }
+        if let url = settings.llm.url, !url.isEmpty {
+            let client = OpenAIChatClient(url: url, model: settings.llm.model, timeout: .seconds(3))
+            do {
+                try await client.checkReachable()
+                print("ok: language model at \(client.endpoint)")
+            } catch {
+                // Not fatal: the daemon runs, and answers other questions with an apology until the server is up.
+                print("warning: language model: \(error) (other questions get an apology until it answers)")
+            }
+        } else {
+            print("ok: no language model configured")
+        }
+        return ok
+    }
+
+    private func fail(_ message: String) {
+        FileHandle.standardError.write(Data("harkd: \(message)\n".utf8))
     }
 }

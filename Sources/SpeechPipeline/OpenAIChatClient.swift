@@ -1,0 +1,140 @@
+// OpenAIChatClient: a ChatBackend over any OpenAI-compatible server (llama.cpp's llama-server, Ollama, vLLM…):
+// POST /v1/chat/completions with "stream": true, read as server-sent events.
+
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+
+/// Streams chat replies from an OpenAI-compatible `/v1/chat/completions` endpoint.
+public struct OpenAIChatClient: ChatBackend {
+    /// The full endpoint URL.
+    public let endpoint: String
+    /// The model name sent with each request.
+    public let model: String
+    /// How long one whole reply may take.
+    public let timeout: Duration
+    /// Longest reply, in tokens.
+    public let maxTokens: Int
+    /// Sent as a bearer token when set.
+    public let apiKey: String?
+    private let logger = Logger(label: "hark.chat")
+
+    /// A client for the server at `url` (a base URL such as `http://127.0.0.1:8080`, or the full endpoint).
+    public init(url: String, model: String, timeout: Duration, maxTokens: Int = 200, apiKey: String? = nil) {
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        if base.hasSuffix("/chat/completions") {
+            endpoint = base
+        } else if base.hasSuffix("/v1") {
+            endpoint = base + "/chat/completions"
+        } else {
+            endpoint = base + "/v1/chat/completions"
+        }
+        self.model = model
+        self.timeout = timeout
+        self.maxTokens = maxTokens
+        self.apiKey = apiKey
+    }
+
+    public func reply(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
+        // Unbounded is safe: a reply is at most `maxTokens` small pieces.
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: String.self, throwing: (any Error).self)
+        let timeout = self.timeout
+        let endpoint = self.endpoint
+        let work = Task {
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await self.stream(messages, into: continuation) }
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        throw PipelineError(
+                            .chatTimedOut, "the language model at \(endpoint) did not answer within \(timeout)",
+                            subject: endpoint)
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                continuation.finish()
+            } catch is CancellationError {
+                continuation.finish(throwing: CancellationError())
+            } catch let error as PipelineError {
+                continuation.finish(throwing: error)
+            } catch {
+                continuation.finish(
+                    throwing: PipelineError(
+                        .chatFailed, "cannot reach the language model at \(endpoint): \(error)", subject: endpoint))
+            }
+        }
+        continuation.onTermination = { _ in work.cancel() }
+        return stream
+    }
+
+    /// Checks that the server answers (`GET …/v1/models`), for `harkd --check`.
+    /// - Throws: `PipelineError` `.chatFailed` saying what went wrong.
+    public func checkReachable(timeout: Duration = .seconds(3)) async throws(PipelineError) {
+        var url = endpoint
+        if url.hasSuffix("/chat/completions") { url.removeLast("/chat/completions".count) }
+        url += "/models"
+        do {
+            let response = try await HTTPClient.shared.execute(
+                HTTPClientRequest(url: url), timeout: .milliseconds(Int64(timeout.components.seconds * 1000)),
+                logger: logger)
+            guard response.status.code == 200 else {
+                throw PipelineError(.chatFailed, "\(url) answered \(response.status.code)", subject: url)
+            }
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError(.chatFailed, "cannot reach \(url): \(error)", subject: url)
+        }
+    }
+
+    private struct Body: Encodable {
+        var model: String
+        var messages: [ChatMessage]
+        var stream = true
+        var maxTokens: Int
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, stream
+            case maxTokens = "max_tokens"
+        }
+    }
+
+    /// Sends the request and yields the content of each chunk until `[DONE]` or the end of the body.
+    private func stream(
+        _ messages: [ChatMessage], into continuation: AsyncThrowingStream<String, any Error>.Continuation
+    ) async throws {
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        let body = try JSONEncoder().encode(Body(model: model, messages: messages, maxTokens: maxTokens))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let seconds = Int64((Double(timeout.components.seconds) + 1).rounded(.up))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(seconds), logger: logger)
+        guard response.status.code == 200 else {
+            var text = ""
+            for try await buffer in response.body {
+                text += String(buffer: buffer)
+                if text.count > 500 { break }
+            }
+            throw PipelineError(
+                .chatFailed,
+                "the language model at \(endpoint) answered \(response.status.code): \(text.prefix(300))",
+                subject: endpoint)
+        }
+        var parser = ServerSentEventParser()
+        for try await buffer in response.body {
+            for data in parser.feed(buffer.readableBytesView) {
+                guard let content = try ChatCompletionChunk.content(of: data) else { return }
+                if !content.isEmpty { continuation.yield(content) }
+            }
+        }
+        if let data = parser.finish(), let content = try ChatCompletionChunk.content(of: data), !content.isEmpty {
+            continuation.yield(content)
+        }
+    }
+}

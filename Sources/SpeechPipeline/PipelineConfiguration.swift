@@ -1,0 +1,192 @@
+// PipelineConfiguration: everything harkd reads from its JSON config file. Every key is optional in the file; a
+// missing key keeps its default, so a config file only says what differs.
+
+import Foundation
+
+/// The assistant's settings, as read from a JSON file (`PipelineConfiguration.load(from:)`) and overridden on the
+/// command line.
+public struct PipelineConfiguration: Codable, Sendable, Equatable {
+    /// Piper voice: a catalog name or a `.onnx` path (nil: the catalog's default).
+    public var voice: String?
+    /// Whisper model: a catalog name or a CTranslate2 folder (nil: the catalog's default).
+    public var sttModel: String?
+    /// ALSA capture device name.
+    public var captureDevice: String = "default"
+    /// ALSA playback device name.
+    public var playbackDevice: String = "default"
+    /// Extra ALSA configuration (asoundrc syntax) in this file, for both devices only (e.g. file-backed devices).
+    public var alsaConfigFile: String?
+    /// Voice activity detection and endpointing.
+    public var vad = VADSettings()
+    /// When set, a request counts only when its transcript starts with this phrase (e.g. "hey hark").
+    public var wakePhrase: String?
+    /// Whether speech from the user stops Hark speaking (turn off where the speaker bleeds into the microphone).
+    public var bargeIn = true
+    /// The language model behind questions no built-in intent answers.
+    public var llm = LLMSettings()
+    /// The intents file (nil: the one shipped in the SpeechPipeline resources).
+    public var intentsFile: String?
+    /// CPU threads for the models (nil: all cores).
+    public var threads: Int?
+    /// Speaking rate: above 1 speaks slower (nil: the voice's own).
+    public var lengthScale: Float?
+    /// Runs capture and playback against each other by sample counts instead of letting each device pace itself:
+    /// for ALSA `file` devices, which are not paced in real time (tests, simulations). Processing then takes no
+    /// time in the audio's timeline.
+    public var virtualTime = false
+
+    /// The defaults.
+    public init() {}
+
+    /// Voice activity detection and endpointing, in seconds and probabilities.
+    public struct VADSettings: Codable, Sendable, Equatable {
+        /// "silero" (the Silero model when installed, else the energy gate) or "energy".
+        public var engine = "silero"
+        /// Speech probability at or above which a window is speech.
+        public var threshold: Float = 0.5
+        /// Speech must last this long before an utterance starts (and barge-in stops playback).
+        public var minSpeech = 0.1
+        /// Audio kept from before the start of speech.
+        public var preRoll = 0.3
+        /// Silence that ends an utterance.
+        public var silence = 0.7
+        /// The longest utterance; longer speech is cut here.
+        public var maxUtterance = 15.0
+
+        public init() {}
+    }
+
+    /// An OpenAI-compatible chat server (llama-server, Ollama, …).
+    public struct LLMSettings: Codable, Sendable, Equatable {
+        /// The server's base URL; `/v1/chat/completions` is appended unless the URL already ends with it. Nil or
+        /// empty: no language model (questions get the "cannot answer" message).
+        public var url: String? = "http://127.0.0.1:8080"
+        /// The model name sent with each request.
+        public var model = "default"
+        /// Seconds the whole answer may take before Hark gives up.
+        public var timeout = 30.0
+        /// Earlier exchanges (user + assistant) sent as memory.
+        public var memoryTurns = 4
+        /// Longest answer, in tokens.
+        public var maxTokens = 200
+        /// The system prompt: short, spoken-style answers.
+        public var systemPrompt =
+            "You are Hark, a voice assistant. Your answers are spoken aloud: reply in one to three short, plain "
+            + "sentences, with no lists, markdown, emoji or code."
+        /// Sent as a bearer token when set.
+        public var apiKey: String?
+
+        public init() {}
+    }
+
+    /// Reads a configuration file; keys it lacks keep their defaults.
+    /// - Throws: `PipelineError` `.invalidConfiguration` naming the file and what is wrong.
+    public static func load(from path: String) throws(PipelineError) -> PipelineConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw PipelineError(.invalidConfiguration, "cannot read the config file \(path)", subject: path)
+        }
+        do {
+            let config = try JSONDecoder().decode(PipelineConfiguration.self, from: data)
+            try config.validate()
+            return config
+        } catch let error as PipelineError {
+            throw PipelineError(.invalidConfiguration, "\(path): \(error.message)", subject: path)
+        } catch {
+            throw PipelineError(
+                .invalidConfiguration, "\(path) is not a valid harkd config: \(Self.explain(error))", subject: path)
+        }
+    }
+
+    /// Throws `PipelineError` `.invalidConfiguration` naming the first setting out of range.
+    public func validate() throws(PipelineError) {
+        func check(_ ok: Bool, _ message: String) throws(PipelineError) {
+            if !ok { throw PipelineError(.invalidConfiguration, message) }
+        }
+        try check(["silero", "energy"].contains(vad.engine), "vad.engine must be \"silero\" or \"energy\"")
+        try check(vad.threshold > 0 && vad.threshold < 1, "vad.threshold must be between 0 and 1")
+        try check(vad.minSpeech >= 0 && vad.minSpeech <= 2, "vad.minSpeech must be 0 to 2 seconds")
+        try check(vad.preRoll >= 0 && vad.preRoll <= 2, "vad.preRoll must be 0 to 2 seconds")
+        try check(vad.silence >= 0.1 && vad.silence <= 10, "vad.silence must be 0.1 to 10 seconds")
+        try check(vad.maxUtterance >= 1 && vad.maxUtterance <= 30, "vad.maxUtterance must be 1 to 30 seconds")
+        try check(llm.timeout > 0, "llm.timeout must be more than 0 seconds")
+        try check(llm.memoryTurns >= 0, "llm.memoryTurns must be 0 or more")
+        try check(llm.maxTokens > 0, "llm.maxTokens must be more than 0")
+        if let threads { try check(threads >= 1, "threads must be at least 1") }
+        if let lengthScale { try check(lengthScale > 0 && lengthScale.isFinite, "lengthScale must be more than 0") }
+        if let url = llm.url, !url.isEmpty {
+            try check(
+                URL(string: url)?.scheme.map { ["http", "https"].contains($0) } == true,
+                "llm.url must be an http:// or https:// URL, got '\(url)'")
+        }
+        if let wakePhrase {
+            try check(!IntentMatcher.normalize(wakePhrase).isEmpty, "wakePhrase has no words")
+        }
+    }
+
+    /// A decoding error as a short sentence naming the key.
+    static func explain(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return keys.isEmpty ? "" : " at '\(keys)'"
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "expected \(type)\(path(context))"
+        case .valueNotFound(let type, let context): return "missing \(type) value\(path(context))"
+        case .keyNotFound(let key, let context): return "missing key '\(key.stringValue)'\(path(context))"
+        case .dataCorrupted(let context): return "\(context.debugDescription)\(path(context))"
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+// Decoding with defaults for missing keys (synthesized Codable would require every key).
+extension PipelineConfiguration {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = PipelineConfiguration()
+        voice = try c.decodeIfPresent(String.self, forKey: .voice) ?? d.voice
+        sttModel = try c.decodeIfPresent(String.self, forKey: .sttModel) ?? d.sttModel
+        captureDevice = try c.decodeIfPresent(String.self, forKey: .captureDevice) ?? d.captureDevice
+        playbackDevice = try c.decodeIfPresent(String.self, forKey: .playbackDevice) ?? d.playbackDevice
+        alsaConfigFile = try c.decodeIfPresent(String.self, forKey: .alsaConfigFile) ?? d.alsaConfigFile
+        vad = try c.decodeIfPresent(VADSettings.self, forKey: .vad) ?? d.vad
+        wakePhrase = try c.decodeIfPresent(String.self, forKey: .wakePhrase) ?? d.wakePhrase
+        bargeIn = try c.decodeIfPresent(Bool.self, forKey: .bargeIn) ?? d.bargeIn
+        llm = try c.decodeIfPresent(LLMSettings.self, forKey: .llm) ?? d.llm
+        intentsFile = try c.decodeIfPresent(String.self, forKey: .intentsFile) ?? d.intentsFile
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        lengthScale = try c.decodeIfPresent(Float.self, forKey: .lengthScale) ?? d.lengthScale
+        virtualTime = try c.decodeIfPresent(Bool.self, forKey: .virtualTime) ?? d.virtualTime
+    }
+}
+
+extension PipelineConfiguration.VADSettings {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self()
+        engine = try c.decodeIfPresent(String.self, forKey: .engine) ?? d.engine
+        threshold = try c.decodeIfPresent(Float.self, forKey: .threshold) ?? d.threshold
+        minSpeech = try c.decodeIfPresent(Double.self, forKey: .minSpeech) ?? d.minSpeech
+        preRoll = try c.decodeIfPresent(Double.self, forKey: .preRoll) ?? d.preRoll
+        silence = try c.decodeIfPresent(Double.self, forKey: .silence) ?? d.silence
+        maxUtterance = try c.decodeIfPresent(Double.self, forKey: .maxUtterance) ?? d.maxUtterance
+    }
+}
+
+extension PipelineConfiguration.LLMSettings {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self()
+        url = c.contains(.url) ? try c.decodeIfPresent(String.self, forKey: .url) : d.url
+        model = try c.decodeIfPresent(String.self, forKey: .model) ?? d.model
+        timeout = try c.decodeIfPresent(Double.self, forKey: .timeout) ?? d.timeout
+        memoryTurns = try c.decodeIfPresent(Int.self, forKey: .memoryTurns) ?? d.memoryTurns
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens) ?? d.maxTokens
+        systemPrompt = try c.decodeIfPresent(String.self, forKey: .systemPrompt) ?? d.systemPrompt
+        apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey) ?? d.apiKey
+    }
+}

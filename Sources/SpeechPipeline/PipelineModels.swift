@@ -1,0 +1,124 @@
+// PipelineModels: the models and intents a pipeline runs, found through ModelStore and loaded once.
+
+import Compute
+import Foundation
+import Logging
+import ModelStore
+import Phonemizer
+import PiperTTS
+import VoiceActivity
+import WhisperSTT
+
+/// Everything loaded from disk that a pipeline needs: voice, Whisper, the voice-activity model and the intents.
+public struct PipelineModels: Sendable {
+    /// Whisper, on its own thread.
+    public let transcription: TranscriptionStage
+    /// The Piper voice's streaming synthesizer.
+    public let synthesizer: SpeechSynthesizer
+    /// How the voice speaks.
+    public let speechOptions: SpeechOptions
+    /// Silero VAD, when installed and chosen; nil uses the energy gate.
+    public let vad: SileroVAD?
+    /// The built-in intents.
+    public let intents: IntentMatcher
+    /// Names of what was loaded, for the logs and `harkd --check`.
+    public let summary: [String]
+
+    /// Assembles loaded parts.
+    public init(
+        transcription: TranscriptionStage, synthesizer: SpeechSynthesizer, speechOptions: SpeechOptions,
+        vad: SileroVAD?, intents: IntentMatcher, summary: [String] = []
+    ) {
+        self.transcription = transcription
+        self.synthesizer = synthesizer
+        self.speechOptions = speechOptions
+        self.vad = vad
+        self.intents = intents
+        self.summary = summary
+    }
+
+    /// A fresh speech detector for one capture stream.
+    public func makeDetector() -> any SpeechDetector {
+        if let vad { return SileroSpeechDetector(model: vad) }
+        return EnergySpeechDetector()
+    }
+
+    /// Loads what `configuration` names: the voice and the Whisper model (catalog names or paths, defaults from
+    /// the catalogs), Silero VAD when installed, and the intents file.
+    /// - Throws: `PipelineError` `.modelUnavailable` naming the model and why, `.invalidIntents`.
+    public static func load(_ configuration: PipelineConfiguration, store modelStore: ModelStore? = nil)
+        throws(PipelineError)
+        -> PipelineModels
+    {
+        let logger = Logger(label: "hark.models")
+        let intents = try IntentMatcher(path: configuration.intentsFile)
+        let engine = ComputeEngine(threads: configuration.threads)
+        func unavailable(_ what: String, _ error: any Error) -> PipelineError {
+            PipelineError(.modelUnavailable, "\(what): \(error)")
+        }
+        let store: ModelStore
+        do {
+            store = try modelStore ?? ModelStore()
+        } catch {
+            throw unavailable("cannot open the model store", error)
+        }
+        var summary: [String] = []
+
+        // The voice: a catalog name, or a .onnx file with its .onnx.json beside it (as `speak -m`).
+        let synthesizer: SpeechSynthesizer
+        var options: SpeechOptions
+        do {
+            let voicePath: String
+            if let voice = configuration.voice, voice.hasSuffix(".onnx"), FileManager.default.fileExists(atPath: voice)
+            {
+                voicePath = voice
+            } else {
+                voicePath = try store.resolve(configuration.voice, kind: .voice).location.path
+            }
+            let configPath = voicePath + ".json"
+            let voice = try PiperVoice(modelPath: voicePath, configPath: configPath, engine: engine)
+            let phonemeConfig = try PiperPhonemeConfig.load(from: URL(fileURLWithPath: configPath))
+            synthesizer = try SpeechSynthesizer(voice: voice, phonemeConfig: phonemeConfig)
+            var parameters = voice.defaultParameters
+            if let lengthScale = configuration.lengthScale { parameters.lengthScale = lengthScale }
+            options = SpeechOptions(parameters: parameters, sentenceSilence: 0.2)
+            summary.append("voice \(voicePath) (\(voice.sampleRate) Hz)")
+        } catch {
+            throw unavailable("voice '\(configuration.voice ?? "default")'", error)
+        }
+        options.volume = 1
+
+        // Silero VAD when chosen and installed; the energy gate otherwise.
+        var vad: SileroVAD?
+        if configuration.vad.engine == "silero" {
+            if let model = try? store.defaultModel(.vad) {
+                do {
+                    vad = try SileroVAD(path: model.location.path, engine: engine)
+                    summary.append("VAD Silero \(model.location.path)")
+                } catch {
+                    throw unavailable("Silero VAD \(model.location.path)", error)
+                }
+            } else {
+                logger.warning("the Silero VAD model is not installed (scripts/fetch-models): using the energy gate")
+                summary.append("VAD energy gate (Silero not installed)")
+            }
+        } else {
+            summary.append("VAD energy gate")
+        }
+
+        let transcription: TranscriptionStage
+        do {
+            let stt = try store.resolve(configuration.sttModel, kind: .stt)
+            let transcriber = try WhisperTranscriber(directory: stt.location, engine: engine, detector: vad)
+            transcription = try TranscriptionStage(transcriber: transcriber)
+            summary.append("Whisper \(stt.location.path)")
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw unavailable("Whisper model '\(configuration.sttModel ?? "default")'", error)
+        }
+        return PipelineModels(
+            transcription: transcription, synthesizer: synthesizer, speechOptions: options, vad: vad,
+            intents: intents, summary: summary)
+    }
+}
