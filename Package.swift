@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: System libraries: a module map and one header each, found through pkg-config.
@@ -112,6 +113,7 @@ let package = Package(
                 "AudioIO", "Phonemizer", "PiperTTS", "WhisperSTT", "VoiceActivity", "ModelStore", "Compute", "Tensors",
                 "ThreadExecutors", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             resources: [.copy("Resources")]),
         /** The network faces: a Wyoming server (Home Assistant) and an OpenAI-compatible HTTP API, on shared models. */
@@ -123,6 +125,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         /** Test support, never the product's hardware path: a CPU emulation of librknnrt's matmul API. */
         .target(name: "RKNNEmulator", linkerSettings: [.linkedLibrary("m")]),

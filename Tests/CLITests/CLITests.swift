@@ -55,11 +55,12 @@ struct CLITests {
         #expect(output.contains(truncated.path) && output.contains("truncated at byte"), "\(output)")
     }
 
-    @Test("the executables whose parts have not landed say so and fail", arguments: ["harkd"])
-    func notBuiltYet(product: String) throws {
-        let (status, output) = try run(product, ["hello"])
+    @Test("harkd --check refuses a config file that does not exist, naming it")
+    func harkdCheckMissingConfig() throws {
+        let missing = "/nonexistent/hark-\(getpid())/harkd.json"
+        let (status, output) = try run("harkd", ["--check", "--config", missing])
         #expect(status != 0)
-        #expect(output.contains("not built yet"))
+        #expect(output.contains(missing), "\(output)")
     }
 
     static let speech = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
