@@ -72,6 +72,15 @@ public protocol Backend: Sendable {
 
     /// y = xᵀ for x [rows, cols].
     func transpose(_ x: Tensor, into y: inout Tensor) throws(ComputeError)
+
+    /// Multi-head attention: for each head b and row r of q, out[b][r] = softmax(scale · q[b][r] · k[b / g]ᵀ) ·
+    /// v[b / g], g = q.batch / k.batch (grouped-query attention). Heads are the views' batches, so they can be
+    /// read straight out of fused projections. With `causalOffset` c, row r sees keys 0...r + c only.
+    /// k and v may be f16 (a cache kept in half precision); q and out are f32.
+    func attention(
+        _ q: Tensor, _ qv: MatrixView, _ k: Tensor, _ kv: MatrixView, _ v: Tensor, _ vv: MatrixView, scale: Float,
+        causalOffset: Int?, into out: inout Tensor, _ ov: MatrixView
+    ) throws(ComputeError)
 }
 
 extension Backend {
@@ -134,6 +143,32 @@ extension Backend {
 
     public func transpose(_ x: Tensor, into y: inout Tensor) throws(ComputeError) {
         throw ComputeError(.unsupported, "\(name) does not run transpose")
+    }
+
+    public func attention(
+        _ q: Tensor, _ qv: MatrixView, _ k: Tensor, _ kv: MatrixView, _ v: Tensor, _ vv: MatrixView, scale: Float,
+        causalOffset: Int?, into out: inout Tensor, _ ov: MatrixView
+    ) throws(ComputeError) {
+        throw ComputeError(.unsupported, "\(name) does not run attention")
+    }
+}
+
+/// Shape checks shared by every backend's attention.
+public enum AttentionShape {
+    /// Throws unless q, k, v and out agree (heads, rows, widths, grouping) and every view lies within its tensor.
+    public static func check(
+        _ qv: MatrixView, _ kv: MatrixView, _ vv: MatrixView, _ ov: MatrixView, counts: (Int, Int, Int, Int)
+    ) throws(ComputeError) {
+        guard kv.batch >= 1, qv.batch % kv.batch == 0, vv.batch == kv.batch, ov.batch == qv.batch,
+            kv.cols == qv.cols, vv.rows == kv.rows, ov.rows == qv.rows, ov.cols == vv.cols
+        else {
+            throw .shape(
+                "attention: q [\(qv.batch), \(qv.rows), \(qv.cols)], k [\(kv.batch), \(kv.rows), \(kv.cols)], v [\(vv.batch), \(vv.rows), \(vv.cols)] into [\(ov.batch), \(ov.rows), \(ov.cols)]"
+            )
+        }
+        guard qv.extent <= counts.0, kv.extent <= counts.1, vv.extent <= counts.2, ov.extent <= counts.3,
+            qv.rowStride >= qv.cols, kv.rowStride >= kv.cols, vv.rowStride >= vv.cols, ov.rowStride >= ov.cols
+        else { throw .shape("attention: a view reaches outside its tensor") }
     }
 }
 

@@ -265,6 +265,19 @@ public struct ComputeEngine: Sendable {
         }
     }
 
+    /// Multi-head attention (see `Backend.attention`); backends without it leave it to the CPU.
+    public func attention(
+        _ q: Tensor, _ qv: MatrixView, _ k: Tensor, _ kv: MatrixView, _ v: Tensor, _ vv: MatrixView, scale: Float,
+        causalOffset: Int? = nil, into out: inout Tensor, _ ov: MatrixView
+    ) throws(ComputeError) {
+        let op = Op.attention(
+            heads: qv.batch, kvHeads: kv.batch, rows: qv.rows, keys: kv.rows, headDim: qv.cols,
+            causal: causalOffset != nil)
+        try dispatch(op) { b throws(ComputeError) in
+            try b.attention(q, qv, k, kv, v, vv, scale: scale, causalOffset: causalOffset, into: &out, ov)
+        }
+    }
+
     /// Allocating form of `transpose`.
     public func transposed(_ x: Tensor) throws(ComputeError) -> Tensor {
         guard x.rank == 2 else { throw .shape("transpose: x must be rank 2, got \(x.shape)") }

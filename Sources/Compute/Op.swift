@@ -126,6 +126,9 @@ public enum Op: Sendable, Hashable, CustomStringConvertible {
     case rope(tokens: Int, heads: Int, headDim: Int, mode: RoPEMode)
     /// [rows, cols] → [cols, rows].
     case transpose(rows: Int, cols: Int)
+    /// softmax(scale · q · kᵀ) · v per head, the scores never stored whole: `heads` query heads of `rows` rows
+    /// over `kvHeads` key/value heads of `keys` rows, `headDim` wide.
+    case attention(heads: Int, kvHeads: Int, rows: Int, keys: Int, headDim: Int, causal: Bool)
 
     /// The op's name without shapes (for logs and parity reports).
     public var name: String {
@@ -142,6 +145,7 @@ public enum Op: Sendable, Hashable, CustomStringConvertible {
         case .embedding: "embedding"
         case .rope: "rope"
         case .transpose: "transpose"
+        case .attention: "attention"
         }
     }
 
@@ -161,6 +165,8 @@ public enum Op: Sendable, Hashable, CustomStringConvertible {
         case .embedding(let v, let d, let c, let t): "embedding [\(v), \(d)] ×\(c) \(t)"
         case .rope(let t, let h, let d, let m): "rope [\(t), \(h), \(d)] \(m.rawValue)"
         case .transpose(let r, let c): "transpose [\(r), \(c)]"
+        case .attention(let h, let kvh, let r, let k, let d, let causal):
+            "attention heads=\(h)/\(kvh) rows=\(r) keys=\(k) d=\(d)\(causal ? " causal" : "")"
         }
     }
 }

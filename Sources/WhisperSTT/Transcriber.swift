@@ -81,11 +81,15 @@ public struct WhisperTranscriber: Sendable {
         features = try LogMelSpectrogram(melCount: model.hyperparameters.melCount, engine: model.engine)
     }
 
-    /// Loads the CTranslate2 Whisper model in `directory` (model.bin, config.json, vocabulary) for `engine`.
-    public init(directory: URL, engine: ComputeEngine, detector: SileroVAD? = nil) throws {
+    /// Loads the CTranslate2 Whisper model in `directory` (model.bin, config.json, vocabulary) for `engine`,
+    /// its decoder weights as `computeType` says.
+    public init(
+        directory: URL, engine: ComputeEngine, detector: SileroVAD? = nil, computeType: WhisperComputeType = .auto
+    ) throws {
         let file = try CTranslate2Model(path: directory.appending(path: "model.bin").path)
         try self.init(
-            model: try WhisperModel(file, engine: engine), tokenizer: try WhisperTokenizer(directory: directory),
+            model: try WhisperModel(file, engine: engine, computeType: computeType),
+            tokenizer: try WhisperTokenizer(directory: directory),
             config: try WhisperConfig.load(from: directory.appending(path: "config.json")), detector: detector)
     }
 
@@ -272,17 +276,17 @@ public struct WhisperTranscriber: Sendable {
     ) throws -> (tokens: [Int32], sum: Double, noSpeech: Double) {
         let hp = model.hyperparameters
         var state = try model.decoderState(audio: audio)
-        let all = try model.decode(prompt, state: &state, lastOnly: false)  // [P, V]
         let vocab = hp.vocabularySize
         let sotIndex = prompt.lastIndex(of: tokenizer.startOfTranscript) ?? 0
+        // Logits of the start-of-transcript token (no-speech probability) and of the last prompt token only.
+        let all = try model.decode(prompt, state: &state, logitRows: [sotIndex, prompt.count - 1])  // [2, V]
         var noSpeech = 0.0
         var logits = [Float](repeating: 0, count: vocab)
         all.withUnsafeFloats { l in
             if let id = tokenizer.noSpeech {
-                let row = Array(l[(sotIndex * vocab)..<((sotIndex + 1) * vocab)])
-                noSpeech = Double(Self.softmax(row)[Int(id)])
+                noSpeech = Double(Self.softmax(Array(l[0..<vocab]))[Int(id)])
             }
-            logits = Array(l[((prompt.count - 1) * vocab)..<(prompt.count * vocab)])
+            logits = Array(l[vocab..<(2 * vocab)])
         }
         let limit = min(hp.textContext / 2, hp.textContext - prompt.count)
         var tokens: [Int32] = []

@@ -24,6 +24,29 @@ public struct WhisperHyperparameters: Codable, Sendable, Equatable {
     public var vocabularySize: Int
 }
 
+/// How the decoder's per-token data is stored: faster-whisper's `compute_type`, for the part of the model where
+/// it pays. Decoding a token is bound by memory traffic (tiny.en: the 51864×384 output projection is 40 MB in f16,
+/// the cross-attention keys and values 18 MB in f32), so `int8` keeps the decoder's linear layers and the output
+/// projection in q8_0 blocks (one f16 scale per 32 weights: 34 bytes instead of 64), read by the CPU's fused
+/// dequant-dot kernel, and the cross-attention keys and values in f16: about 75 MB per token become 39 MB.
+/// The encoder stays in f32: its products are matrix-matrix at sgemm speed, where q8_0 would only add a
+/// dequantization.
+public enum WhisperComputeType: String, Codable, Sendable, CaseIterable {
+    /// float32 for now (see `resolved(for:)`).
+    case auto
+    /// Every weight converted to f32 (f16 copies for matrix-vector products): CTranslate2 float32's numbers.
+    case float32
+    /// The decoder's linear layers and output projection in q8_0.
+    case int8
+
+    /// The type `auto` stands for on `engine`.
+    public func resolved(for engine: ComputeEngine) -> WhisperComputeType {
+        // float32 until int8 is accurate enough: on the 25 test clips int8 gave 9.11 % WER against float32's
+        // 8.44 % (AccuracyTests' budget is +0.5 points), though it about halves a token's memory traffic.
+        self == .auto ? .float32 : self
+    }
+}
+
 /// Errors loading a Whisper model: a missing or misshapen weight, named.
 public struct WhisperError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
@@ -68,6 +91,8 @@ public struct WhisperModel: Sendable {
 
     public let hyperparameters: WhisperHyperparameters
     public let engine: ComputeEngine
+    /// How the decoder's weights are stored (never `auto`).
+    public let computeType: WhisperComputeType
     let conv1: Linear  // [D, M, 3]
     let conv2: Linear  // [D, D, 3]
     let audioPositions: Tensor  // [A, D]
@@ -81,8 +106,10 @@ public struct WhisperModel: Sendable {
 
     // MARK: - Loading
 
-    /// Loads the weights of a CTranslate2 Whisper model and prepares them for `engine`'s backend.
-    public init(_ file: CTranslate2Model, engine: ComputeEngine) throws {
+    /// Loads the weights of a CTranslate2 Whisper model and prepares them for `engine`'s backend, the
+    /// decoder's as `computeType` says (float32 by default: the numbers the parity tests hold to CTranslate2).
+    public init(_ file: CTranslate2Model, engine: ComputeEngine, computeType: WhisperComputeType = .float32) throws {
+        let decoderType = computeType.resolved(for: engine)
         func tensor(_ name: String) throws -> Tensor {
             guard let t = file.tensor(named: name) else {
                 throw WhisperError("\(file.file.path): no variable '\(name)': not a CTranslate2 Whisper model")
@@ -90,9 +117,10 @@ public struct WhisperModel: Sendable {
             return t
         }
         func vector(_ name: String) throws -> Tensor { try tensor(name).toF32() }
-        func linear(_ prefix: String, conv: Conv1DParams? = nil) throws -> Linear {
-            let w = try tensor("\(prefix)/weight")
+        func linear(_ prefix: String, conv: Conv1DParams? = nil, perToken: Bool = false) throws -> Linear {
+            var w = try tensor("\(prefix)/weight")
             let use: WeightUse = conv.map { .conv1d($0) } ?? .linear
+            if perToken && decoderType == .int8 { w = Self.q8(w) }
             return Linear(
                 weight: try engine.prepare(w, for: use),
                 bias: file.tensor(named: "\(prefix)/bias").map { $0.toF32() })
@@ -119,6 +147,7 @@ public struct WhisperModel: Sendable {
             textContext: text.shape[0], decoderHeads: file.integer(named: "decoder/num_heads") ?? width / 64,
             decoderLayers: decoderLayers, vocabularySize: embedding.shape[0])
         self.engine = engine
+        self.computeType = decoderType
         conv1 = try linear("encoder/conv1", conv: Conv1DParams(padding: 1))
         conv2 = try linear("encoder/conv2", conv: Conv1DParams(stride: 2, padding: 1))
         audioPositions = audio.toF32()
@@ -133,22 +162,42 @@ public struct WhisperModel: Sendable {
         }
         encoderNorm = try norm("encoder/layer_norm")
         tokenEmbedding = try engine.prepare(embedding, for: .embedding)
-        outputProjection = try engine.prepare(try tensor("decoder/projection/weight"), for: .linear)
+        let projection = try tensor("decoder/projection/weight")
+        outputProjection = try engine.prepare(decoderType == .int8 ? Self.q8(projection) : projection, for: .linear)
         textPositions = text.toF32()
         decoder = try (0..<decoderLayers).map { i in
             let p = "decoder/layer_\(i)"
             return DecoderLayer(
                 selfNorm: try norm("\(p)/self_attention/layer_norm"),
-                selfQKV: try linear("\(p)/self_attention/linear_0"),
-                selfOut: try linear("\(p)/self_attention/linear_1"),
+                selfQKV: try linear("\(p)/self_attention/linear_0", perToken: true),
+                selfOut: try linear("\(p)/self_attention/linear_1", perToken: true),
                 crossNorm: try norm("\(p)/attention/layer_norm"),
-                crossQ: try linear("\(p)/attention/linear_0"),
+                crossQ: try linear("\(p)/attention/linear_0", perToken: true),
+                // Once per window over all audio positions: a matrix product, kept in f32.
                 crossKV: try linear("\(p)/attention/linear_1"),
-                crossOut: try linear("\(p)/attention/linear_2"),
+                crossOut: try linear("\(p)/attention/linear_2", perToken: true),
                 mlpNorm: try norm("\(p)/ffn/layer_norm"),
-                fc1: try linear("\(p)/ffn/linear_0"), fc2: try linear("\(p)/ffn/linear_1"))
+                fc1: try linear("\(p)/ffn/linear_0", perToken: true),
+                fc2: try linear("\(p)/ffn/linear_1", perToken: true))
         }
         decoderNorm = try norm("decoder/layer_norm")
+    }
+
+    /// `t` in f16.
+    static func halved(_ t: Tensor) -> Tensor {
+        var h = Tensor(zeros: t.shape, dtype: .f16)
+        t.withUnsafeFloats { src in
+            h.withUnsafeMutableBytes { raw in
+                let dst = raw.bindMemory(to: Float16.self)
+                for i in src.indices { dst[i] = Float16(src[i]) }
+            }
+        }
+        return h
+    }
+
+    /// `weight` [out, in] in q8_0 blocks along its rows (ggml's reference rounding).
+    static func q8(_ weight: Tensor) -> Tensor {
+        Quantization.quantize(weight.toF32().withUnsafeFloats { Array($0) }, shape: weight.shape, as: .q8_0)
     }
 
     // MARK: - Encoder
@@ -189,7 +238,7 @@ public struct WhisperModel: Sendable {
     /// The decoder's memory for one window: cross-attention keys and values (computed once from the
     /// audio states) and the self-attention cache of the tokens decoded so far.
     public struct DecoderState: Sendable {
-        /// Per layer: [A, 2D], keys in columns 0..<D, values in D..<2D.
+        /// Per layer: [A, 2D], keys in columns 0..<D, values in D..<2D (f16 with the int8 compute type).
         let cross: [Tensor]
         /// Per layer: [textContext, D] keys and values of past tokens.
         var keys: [Tensor]
@@ -203,7 +252,9 @@ public struct WhisperModel: Sendable {
     /// Prepares the decoder for the audio states `[A, D]` of one window.
     public func decoderState(audio: Tensor) throws -> DecoderState {
         let hp = hyperparameters
-        let cross = try decoder.map { try engine.linear(audio, $0.crossKV.weight, bias: $0.crossKV.bias) }
+        var cross = try decoder.map { try engine.linear(audio, $0.crossKV.weight, bias: $0.crossKV.bias) }
+        // int8: every token reads all of them (18 MB in f32 for tiny), so they are kept in f16 like the weights.
+        if computeType == .int8 { cross = cross.map(Self.halved) }
         let empty = Tensor(zeros: [hp.textContext, hp.width])
         return DecoderState(
             cross: cross, keys: Array(repeating: empty, count: hp.decoderLayers),
@@ -213,6 +264,13 @@ public struct WhisperModel: Sendable {
     /// Runs `tokens` through the decoder after the cached ones and returns the logits `[N, V]`
     /// (with `lastOnly`, only the last token's `[1, V]`).
     public func decode(_ tokens: [Int32], state: inout DecoderState, lastOnly: Bool = true) throws -> Tensor {
+        try decode(tokens, state: &state, logitRows: lastOnly ? [tokens.count - 1] : Array(tokens.indices))
+    }
+
+    /// Runs `tokens` through the decoder after the cached ones and returns the logits of the tokens at
+    /// `logitRows` only, `[logitRows.count, V]`: a prompt needs two rows of its logits (the no-speech
+    /// probability and the next token), and each row costs a pass over the 51864×384 output projection.
+    public func decode(_ tokens: [Int32], state: inout DecoderState, logitRows: [Int]) throws -> Tensor {
         let hp = hyperparameters
         let n = tokens.count
         let past = state.length
@@ -265,10 +323,16 @@ public struct WhisperModel: Sendable {
         }
         state.advance(by: n)
         try engine.layerNorm(&x, gamma: decoderNorm.gamma, beta: decoderNorm.beta)
-        if lastOnly && n > 1 {
-            x = Tensor(shape: [1, hp.width], floats: x.withUnsafeFloats { Array($0[((n - 1) * hp.width)...]) })
+        if logitRows != Array(0..<n) {
+            guard logitRows.allSatisfy({ (0..<n).contains($0) }) else {
+                throw WhisperError("logit rows \(logitRows) outside the \(n) tokens decoded")
+            }
+            let d = hp.width
+            x = Tensor(
+                shape: [logitRows.count, d],
+                floats: x.withUnsafeFloats { all in logitRows.flatMap { all[($0 * d)..<(($0 + 1) * d)] } })
         }
-        return try engine.linear(x, outputProjection)  // [N or 1, V]
+        return try engine.linear(x, outputProjection)  // [logitRows.count, V]
     }
 
     // MARK: - Shared blocks
@@ -286,55 +350,24 @@ public struct WhisperModel: Sendable {
     /// head h of the queries is columns h·E..<(h+1)·E of rows `queryStride` apart, and likewise for keys and
     /// values from `keyOffset` / `valueOffset`. Returns [rows, D].
     ///
-    /// Long inputs (the encoder's 1500 positions) go head by head in blocks of query rows, so each block's
-    /// scores stay in cache between the two products and the softmax instead of streaming a
-    /// [H, rows, keys] matrix of 54 MB through memory three times.
+    /// One fused op: the encoder's [H, 1500, 1500] scores never reach memory, and a decoded token's
+    /// attention is one call instead of two products and a softmax per head.
     private func attention(
         queries: Tensor, queryStride: Int, keys: Tensor, keyOffset: Int, values: Tensor, valueOffset: Int,
         keyStride: Int, rows: Int, keyCount: Int, heads: Int, causalOffset: Int?
     ) throws -> Tensor {
         let width = hyperparameters.width
         let e = width / heads
-        let scale = 1 / Float(e).squareRoot()
         var out = Tensor(zeros: [rows, width])
-        let block = 128
-        if rows <= block {
-            let qv = MatrixView(batch: heads, rows: rows, cols: e, rowStride: queryStride, batchStride: e)
-            let kv = MatrixView(
-                offset: keyOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e)
-            let vv = MatrixView(
-                offset: valueOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e)
-            var scores = Tensor(zeros: [heads, rows, keyCount])
-            try engine.matmul(
-                queries, qv, keys, kv, transposeB: true, alpha: scale, into: &scores,
-                MatrixView(batch: heads, rows: rows, cols: keyCount))
-            try engine.softmax(&scores, causalOffset: causalOffset)
-            try engine.matmul(
-                scores, MatrixView(batch: heads, rows: rows, cols: keyCount), values, vv, into: &out,
-                MatrixView(batch: heads, rows: rows, cols: e, rowStride: width, batchStride: e))
-            return out
-        }
-        var full = Tensor(zeros: [block, keyCount])
-        var tail = Tensor(zeros: [rows % block == 0 ? block : rows % block, keyCount])
-        for h in 0..<heads {
-            let kv = MatrixView(offset: keyOffset + h * e, rows: keyCount, cols: e, rowStride: keyStride)
-            let vv = MatrixView(offset: valueOffset + h * e, rows: keyCount, cols: e, rowStride: keyStride)
-            for r0 in stride(from: 0, to: rows, by: block) {
-                let n = min(block, rows - r0)
-                let sv = MatrixView(rows: n, cols: keyCount)
-                let qv = MatrixView(offset: r0 * queryStride + h * e, rows: n, cols: e, rowStride: queryStride)
-                let ov = MatrixView(offset: r0 * width + h * e, rows: n, cols: e, rowStride: width)
-                if n == block {
-                    try engine.matmul(queries, qv, keys, kv, transposeB: true, alpha: scale, into: &full, sv)
-                    try engine.softmax(&full, causalOffset: causalOffset.map { $0 + r0 })
-                    try engine.matmul(full, sv, values, vv, into: &out, ov)
-                } else {
-                    try engine.matmul(queries, qv, keys, kv, transposeB: true, alpha: scale, into: &tail, sv)
-                    try engine.softmax(&tail, causalOffset: causalOffset.map { $0 + r0 })
-                    try engine.matmul(tail, sv, values, vv, into: &out, ov)
-                }
-            }
-        }
+        try engine.attention(
+            queries, MatrixView(batch: heads, rows: rows, cols: e, rowStride: queryStride, batchStride: e),
+            keys,
+            MatrixView(offset: keyOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e),
+            values,
+            MatrixView(
+                offset: valueOffset, batch: heads, rows: keyCount, cols: e, rowStride: keyStride, batchStride: e),
+            scale: 1 / Float(e).squareRoot(), causalOffset: causalOffset, into: &out,
+            MatrixView(batch: heads, rows: rows, cols: e, rowStride: width, batchStride: e))
         return out
     }
 }

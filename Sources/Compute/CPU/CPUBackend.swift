@@ -174,6 +174,44 @@ public struct CPUBackend: Backend {
         }
     }
 
+    public func attention(
+        _ q: Tensor, _ qv: MatrixView, _ k: Tensor, _ kv: MatrixView, _ v: Tensor, _ vv: MatrixView, scale: Float,
+        causalOffset: Int?, into out: inout Tensor, _ ov: MatrixView
+    ) throws(ComputeError) {
+        try AttentionShape.check(qv, kv, vv, ov, counts: (q.count, k.count, v.count, out.count))
+        let threads = threads
+        if k.dtype == .f16 && v.dtype == .f16 && qv.rows < AttentionKernels.packedFrom {
+            q.withUnsafeFloats { qp in
+                k.withUnsafeBytes { kp in
+                    v.withUnsafeBytes { vp in
+                        out.withUnsafeMutableFloats { op in
+                            AttentionKernels.rowwise(
+                                q: qp.baseAddress!, qv, k: kp.baseAddress!, kv, v: vp.baseAddress!, vv, half: true,
+                                scale: scale, causalOffset: causalOffset, out: op.baseAddress!, ov, threads: threads)
+                        }
+                    }
+                }
+            }
+            return
+        }
+        guard k.dtype == .f32 && v.dtype == .f32 else {
+            // Half-precision keys and values for many rows: widened once, then the tiled kernel.
+            return try attention(
+                q, qv, k.toF32(), kv, v.toF32(), vv, scale: scale, causalOffset: causalOffset, into: &out, ov)
+        }
+        q.withUnsafeFloats { qp in
+            k.withUnsafeFloats { kp in
+                v.withUnsafeFloats { vp in
+                    out.withUnsafeMutableFloats { op in
+                        AttentionKernels.run(
+                            q: qp.baseAddress!, qv, k: kp.baseAddress!, kv, v: vp.baseAddress!, vv, scale: scale,
+                            causalOffset: causalOffset, out: op.baseAddress!, ov, threads: threads)
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: - Convolutions
 
     public func conv1d(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, params p: Conv1DParams, into y: inout Tensor)

@@ -119,6 +119,22 @@ extension OpParity {
         // Transpose: a conv output [channels, time] to transformer rows [time, channels], odd sizes.
         cases.append(transposeCase(&rng, rows: 37, cols: 101))
         cases.append(transposeCase(&rng, rows: 384, cols: 65))
+
+        // Attention: Whisper's encoder (heads read out of a fused QKV projection, rows and keys not whole tiles),
+        // the decoder's cached self-attention (causal, one row and a prompt) and cross-attention, grouped-query
+        // heads, and a head width the tiled kernel does not take.
+        cases.append(attentionCase(&rng, heads: 6, kvHeads: 6, rows: 37, keys: 37, headDim: 64, causalOffset: nil))
+        cases.append(attentionCase(&rng, heads: 2, kvHeads: 2, rows: 45, keys: 45, headDim: 32, causalOffset: 0))
+        cases.append(attentionCase(&rng, heads: 6, kvHeads: 6, rows: 1, keys: 23, headDim: 64, causalOffset: 22))
+        cases.append(attentionCase(&rng, heads: 6, kvHeads: 6, rows: 3, keys: 9, headDim: 64, causalOffset: 6))
+        cases.append(attentionCase(&rng, heads: 6, kvHeads: 6, rows: 2, keys: 150, headDim: 64, causalOffset: nil))
+        cases.append(attentionCase(&rng, heads: 6, kvHeads: 2, rows: 9, keys: 20, headDim: 64, causalOffset: 11))
+        cases.append(attentionCase(&rng, heads: 3, kvHeads: 3, rows: 10, keys: 17, headDim: 24, causalOffset: nil))
+        // Keys and values kept in f16 (the decoder's cross-attention cache in int8 mode).
+        cases.append(
+            attentionCase(&rng, heads: 6, kvHeads: 6, rows: 1, keys: 150, headDim: 64, causalOffset: nil, kvType: .f16))
+        cases.append(
+            attentionCase(&rng, heads: 2, kvHeads: 2, rows: 12, keys: 40, headDim: 64, causalOffset: nil, kvType: .f16))
         return cases
     }
 
@@ -308,6 +324,35 @@ extension OpParity {
             var y = Tensor(zeros: [cols, rows])
             try be.transpose(x, into: &y)
             return y
+        }
+    }
+}
+
+extension OpParity {
+    /// Attention with every head read out of one fused [rows, q | k | v] tensor (k and v have `keys` rows of
+    /// their own when they differ from the query rows, as the decoder's cache does).
+    static func attentionCase(
+        _ rng: inout SeededRandom, heads: Int, kvHeads: Int, rows: Int, keys: Int, headDim: Int, causalOffset: Int?,
+        kvType: DType = .f32
+    ) -> Case {
+        let (qWidth, kvWidth) = (heads * headDim, kvHeads * headDim)
+        let q = rng.tensor([rows, qWidth + 2 * kvWidth])
+        let kv = rng.tensor([keys, 2 * kvWidth], dtype: kvType)
+        let qv = MatrixView(
+            batch: heads, rows: rows, cols: headDim, rowStride: qWidth + 2 * kvWidth, batchStride: headDim)
+        let kView = MatrixView(batch: kvHeads, rows: keys, cols: headDim, rowStride: 2 * kvWidth, batchStride: headDim)
+        let vView = MatrixView(
+            offset: kvWidth, batch: kvHeads, rows: keys, cols: headDim, rowStride: 2 * kvWidth, batchStride: headDim)
+        let ov = MatrixView(batch: heads, rows: rows, cols: headDim, rowStride: qWidth, batchStride: headDim)
+        let scale = 1 / Float(headDim).squareRoot()
+        return Case(
+            op: .attention(
+                heads: heads, kvHeads: kvHeads, rows: rows, keys: keys, headDim: headDim, causal: causalOffset != nil),
+            tolerance: Tolerance.products, weight: nil
+        ) { be, _ throws(ComputeError) in
+            var out = Tensor(zeros: [rows, qWidth])
+            try be.attention(q, qv, kv, kView, kv, vView, scale: scale, causalOffset: causalOffset, into: &out, ov)
+            return out
         }
     }
 }

@@ -178,6 +178,37 @@ public struct ReferenceBackend: Backend {
         x = Tensor(shape: x.shape, floats: v.map(Float.init))
     }
 
+    public func attention(
+        _ q: Tensor, _ qv: MatrixView, _ k: Tensor, _ kv: MatrixView, _ v: Tensor, _ vv: MatrixView, scale: Float,
+        causalOffset: Int?, into out: inout Tensor, _ ov: MatrixView
+    ) throws(ComputeError) {
+        try AttentionShape.check(qv, kv, vv, ov, counts: (q.count, k.count, v.count, out.count))
+        let (vq, vk, vvs) = (values(q), values(k), values(v))
+        var vo = out.floats()
+        let group = qv.batch / kv.batch
+        for h in 0..<qv.batch {
+            let kb = h / group
+            for r in 0..<qv.rows {
+                let keep = causalOffset.map { min(kv.rows, max(0, r + $0 + 1)) } ?? kv.rows
+                let scores = (0..<keep).map { j in
+                    (0..<qv.cols).reduce(0.0) { s, c in
+                        s + vq[qv.offset + h * qv.batchStride + r * qv.rowStride + c]
+                            * vk[kv.offset + kb * kv.batchStride + j * kv.rowStride + c]
+                    } * Double(scale)
+                }
+                let m = scores.max() ?? 0
+                let p = scores.map { Foundation.exp($0 - m) }
+                let sum = p.reduce(0, +)
+                for c in 0..<ov.cols {
+                    var s = 0.0
+                    for j in 0..<keep { s += p[j] * vvs[vv.offset + kb * vv.batchStride + j * vv.rowStride + c] }
+                    vo[ov.offset + h * ov.batchStride + r * ov.rowStride + c] = keep > 0 ? Float(s / sum) : 0
+                }
+            }
+        }
+        out = Tensor(shape: out.shape, floats: vo)
+    }
+
     public func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError) {
         let v = values(x).map { (t: Double) -> Double in
             switch f {
