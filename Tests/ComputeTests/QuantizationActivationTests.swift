@@ -52,8 +52,8 @@ struct QuantizationActivationTests {
             let out = run(w, x: x, bias: bias, threads: 3, kernel: .engine)
             let nmse = OpParity.compare(out, ref).nmse
             #expect(nmse <= OpParity.Tolerance.linear(m: m, weight: dtype), "\(dtype) \(m)×\(k)→\(n)")
-            // What the path measures today (about 1e-5), well inside the bound: a regression shows here first.
-            if QuantizedDot.enabled { #expect(nmse < 5e-5, "\(dtype) \(m)×\(k)→\(n): nmse \(nmse)") }
+            // What the path measures today (2e-6 … 4e-5), well inside the bound: a regression shows here first.
+            if QuantizedDot.enabled { #expect(nmse < 1e-4, "\(dtype) \(m)×\(k)→\(n): nmse \(nmse)") }
             // The Swift float kernels, kept as the fallback, stay exact.
             let exact = run(w, x: x, bias: bias, threads: 3, kernel: .swift)
             #expect(OpParity.compare(exact, ref).nmse < OpParity.Tolerance.products, "\(dtype) \(m)×\(k)→\(n)")
