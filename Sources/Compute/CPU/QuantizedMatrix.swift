@@ -3,12 +3,9 @@ import Tensors
 
 /// Linear products y = x · Wᵀ (+ bias) with W [n, k] kept in a ggml block format (q4_0, q4_1, q8_0).
 ///
-/// A few rows of x (decoding): where the CPU has AVX2, `QuantizedDot`'s C kernels (x quantized to int8
-/// blocks, integer dot products, NMSE ~1e-5 against the f32 product). Otherwise, or with
-/// `HARK_QUANT_KERNELS=swift`, the float kernels here: each weight block is decoded to 32 floats in
-/// registers and dotted with x while W streams from memory once, output rows split over the cores. The
-/// block's offset (q4_0's −8 · d, q4_1's m) is applied once per block through the sum of x over the block,
-/// precomputed per row of x.
+/// A few rows of x (decoding): each weight block is decoded to 32 floats in registers and dotted with x
+/// while W streams from memory once, output rows split over the cores. The block's offset (q4_0's −8 · d,
+/// q4_1's m) is applied once per block through the sum of x over the block, precomputed per row of x.
 /// More rows (prefill): W is dequantized a tile of rows at a time into f32 scratch for sgemm.
 enum QuantizedMatrix {
     /// Rows of x up to which the matrix-vector path runs.
@@ -19,10 +16,7 @@ enum QuantizedMatrix {
         bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int
     ) {
         precondition(Quantization.supports(dtype) && k % 32 == 0, "no kernel for \(dtype) rows of \(k)")
-        if m <= vectorRows && QuantizedDot.enabled {
-            QuantizedDot.matrixVector(
-                w: w, dtype: dtype, rows: n, cols: k, x: x, count: m, bias: bias, y: y, threads: threads)
-        } else if m <= vectorRows {
+        if m <= vectorRows {
             matrixVector(w: w, dtype: dtype, rows: n, cols: k, x: x, count: m, bias: bias, y: y, threads: threads)
         } else {
             tiled(w: w, dtype: dtype, rows: n, cols: k, x: x, count: m, bias: bias, y: y, threads: threads)

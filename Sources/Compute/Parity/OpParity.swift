@@ -17,15 +17,6 @@ public enum OpParity {
         public static let elementwise = 1e-10
         /// For backends that compute in f16 with f32 accumulation (ggml's MUL_MAT bound).
         public static let reducedPrecision = 5e-4
-        /// Linear with q4_0 / q4_1 / q8_0 weights and a few rows of x (decoding), which the CPU computes as
-        /// ggml does, with x quantized to int8 blocks (`QuantizedDot`): ggml test-backend-ops' bound for
-        /// such products. Measured about 1e-5 against the dequantized-weight f32 product.
-        public static let quantizedActivations = 5e-4
-
-        /// A linear case's tolerance: `quantizedActivations` where the CPU may quantize x, else `products`.
-        static func linear(m: Int, weight: DType) -> Double {
-            m <= QuantizedMatrix.vectorRows && QuantizedDot.supports(weight) ? quantizedActivations : products
-        }
     }
 
     /// One op with its inputs; `run` executes it on a backend and returns the output.
