@@ -104,7 +104,7 @@ let package = Package(
         /** The in-process GGUF transformer runtime: tokenizer, chat format, Llama-family model, sampling. */
         .target(
             name: "LanguageModel",
-            dependencies: ["Tensors", "Compute", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensors", "Compute", "ThreadExecutors", .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
         /** The assistant: capture → VAD → STT → intent → TTS → playback actors, events, barge-in, LLM clients. */
         .target(
