@@ -158,22 +158,6 @@ struct Quant: ParsableCommand {
         }
     }
 
-    func pad(_ s: String, _ n: Int) -> String {
-        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
-    }
-
-    /// Best time of `body`, over repeated runs spending at least `seconds` in total.
-    func time(_ body: () -> Void) -> Double {
-        body()
-        var best = Double.infinity
-        let start = DispatchTime.now().uptimeNanoseconds
-        var runs = 0
-        while runs < 5 || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < seconds {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            runs += 1
-        }
-        return best
-    }
+    /// Best time of `body` over repeated runs spending at least `seconds` in total.
+    func time(_ body: () -> Void) -> Double { bestTime(seconds: seconds, minimumRuns: 5, body) }
 }
