@@ -110,8 +110,8 @@ let package = Package(
         .target(
             name: "SpeechPipeline",
             dependencies: [
-                "AudioIO", "Phonemizer", "PiperTTS", "WhisperSTT", "VoiceActivity", "ModelStore", "Compute", "Tensors",
-                "ThreadExecutors", .product(name: "Logging", package: "swift-log"),
+                "AudioIO", "Phonemizer", "PiperTTS", "WhisperSTT", "VoiceActivity", "LanguageModel", "ModelStore",
+                "Compute", "Tensors", "ThreadExecutors", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -120,8 +120,8 @@ let package = Package(
         .target(
             name: "SpeechServers",
             dependencies: [
-                "AudioIO", "Phonemizer", "PiperTTS", "WhisperSTT", "VoiceActivity", "ModelStore", "Compute", "Tensors",
-                .product(name: "Logging", package: "swift-log"),
+                "AudioIO", "Phonemizer", "PiperTTS", "WhisperSTT", "VoiceActivity", "LanguageModel", "ModelStore",
+                "Compute", "Tensors", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -148,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "harkd",
             dependencies: [
-                "SpeechPipeline", "SpeechServers", "AudioIO", "ModelStore", "Compute",
+                "SpeechPipeline", "SpeechServers", "LanguageModel", "AudioIO", "ModelStore", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -183,10 +183,12 @@ let package = Package(
             name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "Compute", "ModelStore"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "SpeechPipelineTests", dependencies: ["SpeechPipeline", "AudioIO", "ModelStore", "Compute"],
+            name: "SpeechPipelineTests",
+            dependencies: ["SpeechPipeline", "LanguageModel", "AudioIO", "ModelStore", "Compute"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "SpeechServersTests", dependencies: ["SpeechServers", "AudioIO", "ModelStore", "Compute"],
+            name: "SpeechServersTests",
+            dependencies: ["SpeechServers", "LanguageModel", "AudioIO", "ModelStore", "Compute"],
             resources: [.copy("Fixtures")]),
         /** End-to-end: runs the built executables. */
         .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
