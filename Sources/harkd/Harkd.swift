@@ -1,9 +1,9 @@
 // harkd: the Hark voice-assistant daemon. Reads its config file, applies the command-line overrides, opens the
-// ALSA devices, loads the models and runs the pipeline until SIGINT/SIGTERM (or the end of a test input).
+// ALSA devices, loads the models and runs the pipeline, with the network servers beside it (Servers.swift), until
+// SIGINT/SIGTERM (or the end of a test input).
 
 import ArgumentParser
 import AudioIO
-import Dispatch
 import Foundation
 import Logging
 import SpeechPipeline
@@ -58,7 +58,7 @@ struct Harkd: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Validate the config, the models and the devices, print what is wrong, and exit.")
+    @Flag(help: "Validate the config, the models, the devices and the server addresses, print what is wrong, and exit.")
     var check = false
 
     @Flag(help: "Print the pipeline's events on standard output, one JSON object a line.")

@@ -48,10 +48,11 @@ extension Harkd {
     /// Runs the voice loop (when given) and the servers (when given) until one ends or fails or a signal comes;
     /// then stops the others and waits for them: the turn in progress is cut, the servers finish the requests in
     /// flight (at most `drainSeconds`).
+    /// - Parameter chat: serves `POST /v1/chat/completions` when given.
     /// - Throws: `FaceFailure` naming the face that failed first.
     static func runFaces(
         pipeline: (SpeechPipeline, inputSamples: Int?)?, servers: (ServerConfiguration, SpeechServices)?,
-        logger: Logger
+        chat: (any ChatService)? = nil, logger: Logger
     ) async throws {
         let (signals, signalled) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
         let sources = [SIGINT, SIGTERM].map { number in
@@ -76,9 +77,9 @@ extension Harkd {
             if case (let configuration, let services)? = servers {
                 group.addTask {
                     try await face("servers") {
-                        try await runServers(configuration: configuration, services: services, logger: logger) {
-                            logger.notice("listening: \(describe($0))")
-                        }
+                        try await runServers(
+                            configuration: configuration, services: services, chat: chat, logger: logger
+                        ) { logger.notice("listening: \(describe($0))") }
                     }
                     return Task.isCancelled ? nil : "the servers stopped"
                 }
