@@ -34,6 +34,8 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
     /// for ALSA `file` devices, which are not paced in real time (tests, simulations). Processing then takes no
     /// time in the audio's timeline.
     public var virtualTime = false
+    /// The network faces: the Wyoming server and the OpenAI-compatible HTTP API.
+    public var servers = ServerSettings()
 
     /// The defaults.
     public init() {}
@@ -52,6 +54,22 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         public var silence = 0.7
         /// The longest utterance; longer speech is cut here.
         public var maxUtterance = 15.0
+
+        public init() {}
+    }
+
+    /// The network faces, which serve the models the voice loop loaded (harkd reads the addresses; SpeechServers
+    /// parses them).
+    public struct ServerSettings: Codable, Sendable, Equatable {
+        /// Wyoming URI, `tcp://HOST:PORT`, or `off`. 10500 is clear of the ports Wyoming's own services and
+        /// satellites use.
+        public var wyoming = "tcp://127.0.0.1:10500"
+        /// The HTTP API's `HOST:PORT`, or `off`.
+        public var http = "127.0.0.1:8080"
+        /// The Bearer token the HTTP API requires (nil: none).
+        public var apiKey: String?
+        /// Only the servers: no capture or playback device is opened, the voice loop does not run.
+        public var noAudio = false
 
         public init() {}
     }
@@ -124,6 +142,13 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         if let wakePhrase {
             try check(!IntentMatcher.normalize(wakePhrase).isEmpty, "wakePhrase has no words")
         }
+        // The address forms are checked where they are parsed (harkd, with SpeechServers' ListenAddress).
+        try check(!servers.wyoming.isEmpty, "servers.wyoming must be tcp://HOST:PORT or \"off\"")
+        try check(!servers.http.isEmpty, "servers.http must be HOST:PORT or \"off\"")
+        if let apiKey = servers.apiKey { try check(!apiKey.isEmpty, "servers.apiKey must not be empty") }
+        try check(
+            !servers.noAudio || servers.wyoming != "off" || servers.http != "off",
+            "servers.noAudio with both servers off leaves nothing to run")
     }
 
     /// A decoding error as a short sentence naming the key.
@@ -161,6 +186,18 @@ extension PipelineConfiguration {
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
         lengthScale = try c.decodeIfPresent(Float.self, forKey: .lengthScale) ?? d.lengthScale
         virtualTime = try c.decodeIfPresent(Bool.self, forKey: .virtualTime) ?? d.virtualTime
+        servers = try c.decodeIfPresent(ServerSettings.self, forKey: .servers) ?? d.servers
+    }
+}
+
+extension PipelineConfiguration.ServerSettings {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self()
+        wyoming = try c.decodeIfPresent(String.self, forKey: .wyoming) ?? d.wyoming
+        http = try c.decodeIfPresent(String.self, forKey: .http) ?? d.http
+        apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey) ?? d.apiKey
+        noAudio = try c.decodeIfPresent(Bool.self, forKey: .noAudio) ?? d.noAudio
     }
 }
 

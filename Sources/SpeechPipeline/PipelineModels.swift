@@ -23,11 +23,36 @@ public struct PipelineModels: Sendable {
     public let intents: IntentMatcher
     /// Names of what was loaded, for the logs and `harkd --check`.
     public let summary: [String]
+    /// Where the models came from, so that other users of them (harkd's servers) share them instead of loading
+    /// them again.
+    public let origin: Origin
+
+    /// The names and files of the loaded models, and the engine they run on.
+    public struct Origin: Sendable {
+        /// The voice's catalog name, or its file name without `.onnx`.
+        public var voiceName: String
+        /// The voice's `.onnx` file.
+        public var voicePath: String
+        /// The Whisper model's catalog name, or its folder's name.
+        public var sttName: String
+        /// The Whisper model's CTranslate2 folder.
+        public var sttDirectory: URL
+        /// Where the models run; voices loaded later should run there too.
+        public var engine: ComputeEngine
+
+        public init(voiceName: String, voicePath: String, sttName: String, sttDirectory: URL, engine: ComputeEngine) {
+            self.voiceName = voiceName
+            self.voicePath = voicePath
+            self.sttName = sttName
+            self.sttDirectory = sttDirectory
+            self.engine = engine
+        }
+    }
 
     /// Assembles loaded parts.
     public init(
         transcription: TranscriptionStage, synthesizer: SpeechSynthesizer, speechOptions: SpeechOptions,
-        vad: SileroVAD?, intents: IntentMatcher, summary: [String] = []
+        vad: SileroVAD?, intents: IntentMatcher, summary: [String] = [], origin: Origin
     ) {
         self.transcription = transcription
         self.synthesizer = synthesizer
@@ -35,6 +60,7 @@ public struct PipelineModels: Sendable {
         self.vad = vad
         self.intents = intents
         self.summary = summary
+        self.origin = origin
     }
 
     /// A fresh speech detector for one capture stream.
@@ -67,13 +93,16 @@ public struct PipelineModels: Sendable {
         // The voice: a catalog name, or a .onnx file with its .onnx.json beside it (as `speak -m`).
         let synthesizer: SpeechSynthesizer
         var options: SpeechOptions
+        let voicePath: String
+        let voiceName: String
         do {
-            let voicePath: String
             if let voice = configuration.voice, voice.hasSuffix(".onnx"), FileManager.default.fileExists(atPath: voice)
             {
                 voicePath = voice
+                voiceName = URL(fileURLWithPath: voice).deletingPathExtension().lastPathComponent
             } else {
-                voicePath = try store.resolve(configuration.voice, kind: .voice).location.path
+                let resolved = try store.resolve(configuration.voice, kind: .voice)
+                (voicePath, voiceName) = (resolved.location.path, resolved.name)
             }
             let configPath = voicePath + ".json"
             let voice = try PiperVoice(modelPath: voicePath, configPath: configPath, engine: engine)
@@ -107,8 +136,9 @@ public struct PipelineModels: Sendable {
         }
 
         let transcription: TranscriptionStage
+        let stt: ResolvedModel
         do {
-            let stt = try store.resolve(configuration.sttModel, kind: .stt)
+            stt = try store.resolve(configuration.sttModel, kind: .stt)
             let transcriber = try WhisperTranscriber(directory: stt.location, engine: engine, detector: vad)
             transcription = try TranscriptionStage(transcriber: transcriber)
             summary.append("Whisper \(stt.location.path)")
@@ -119,6 +149,9 @@ public struct PipelineModels: Sendable {
         }
         return PipelineModels(
             transcription: transcription, synthesizer: synthesizer, speechOptions: options, vad: vad,
-            intents: intents, summary: summary)
+            intents: intents, summary: summary,
+            origin: Origin(
+                voiceName: voiceName, voicePath: voicePath, sttName: stt.name, sttDirectory: stt.location,
+                engine: engine))
     }
 }

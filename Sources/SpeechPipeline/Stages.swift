@@ -11,7 +11,8 @@ import WhisperSTT
 /// occupy a thread of Swift's cooperative pool (where capture and voice activity detection must keep running).
 public actor TranscriptionStage {
     private let thread: DedicatedThread
-    private let transcriber: WhisperTranscriber
+    /// The model, which others may share (a transcriber keeps no state between calls).
+    public nonisolated let transcriber: WhisperTranscriber
     private let options: TranscriptionOptions
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }

@@ -6,6 +6,7 @@ import AudioIO
 import Compute
 import Dispatch
 import Foundation
+import LanguageModel
 import Logging
 import ModelStore
 import Phonemizer
@@ -108,6 +109,8 @@ public final class SpeechServices: Sendable {
     public let voices: [VoiceDescription]
     /// The voice used when a request names none (or names one of OpenAI's).
     public let defaultVoice: String
+    /// Encodes transcription prompts: the STT model's `tokenizer.json` (nil: the model has none).
+    public let promptTokenizer: Tokenizer?
     private let registry: VoiceRegistry
     let logger: Logger
 
@@ -115,12 +118,15 @@ public final class SpeechServices: Sendable {
     /// - Parameters:
     ///   - defaultSynthesizer: the default voice, loaded; it must be among `voices` by name (else it is added).
     ///   - engine: where voices loaded later run.
+    ///   - promptTokenizer: the STT model's text tokenizer (`promptTokenizer(sttDirectory:)`); nil refuses prompts.
     public init(
         transcriber: WhisperTranscriber, sttName: String, voices: [VoiceDescription], defaultVoice: VoiceDescription,
-        defaultSynthesizer: SpeechSynthesizer? = nil, engine: ComputeEngine = ComputeEngine(), queueDepth: Int = 8,
-        retryAfter: Int = 2, logger: Logger = Logger(label: "hark.servers")
+        defaultSynthesizer: SpeechSynthesizer? = nil, engine: ComputeEngine = ComputeEngine(),
+        promptTokenizer: Tokenizer? = nil, queueDepth: Int = 8, retryAfter: Int = 2,
+        logger: Logger = Logger(label: "hark.servers")
     ) {
         self.transcriber = transcriber
+        self.promptTokenizer = promptTokenizer
         self.sttName = sttName
         self.sttLanguages = Self.languages(of: transcriber)
         self.sttQueue = ModelQueue(name: sttName, depth: queueDepth, retryAfter: retryAfter)
@@ -151,6 +157,20 @@ public final class SpeechServices: Sendable {
         let chosen = try store.resolve(defaultVoice, kind: .voice)
         let main = try VoiceDescription(
             name: chosen.name, modelPath: chosen.location.path, summary: chosen.entry?.summary ?? "")
+        let voices = installedVoices(in: store, logger: logger)
+        let synthesizer = try await VoiceRegistry.load(main, engine: engine)
+        logger.info(
+            "models loaded",
+            metadata: ["stt": "\(stt.name)", "voice": "\(main.name)", "voices": "\(voices.count)"])
+        return SpeechServices(
+            transcriber: transcriber, sttName: stt.name, voices: voices, defaultVoice: main,
+            defaultSynthesizer: synthesizer, engine: engine,
+            promptTokenizer: promptTokenizer(sttDirectory: stt.location, logger: logger), queueDepth: queueDepth,
+            retryAfter: retryAfter, logger: logger)
+    }
+
+    /// Every installed catalog voice whose config reads; the others are logged and left out.
+    public static func installedVoices(in store: ModelStore, logger: Logger) -> [VoiceDescription] {
         var voices: [VoiceDescription] = []
         for entry in store.entries(.voice) {
             guard let model = try? store.installedModel(entry, kind: .voice) else { continue }
@@ -161,25 +181,37 @@ public final class SpeechServices: Sendable {
                 logger.warning("voice \(model.name) is not announced: \(error)")
             }
         }
-        let synthesizer = try await VoiceRegistry.load(main, engine: engine)
-        logger.info(
-            "models loaded",
-            metadata: ["stt": "\(stt.name)", "voice": "\(main.name)", "voices": "\(voices.count)"])
-        return SpeechServices(
-            transcriber: transcriber, sttName: stt.name, voices: voices, defaultVoice: main,
-            defaultSynthesizer: synthesizer, engine: engine, queueDepth: queueDepth, retryAfter: retryAfter,
-            logger: logger)
+        return voices
+    }
+
+    /// The text tokenizer of the Whisper model in `sttDirectory` (its `tokenizer.json`), for prompts; nil, logged,
+    /// when the model has none that reads.
+    public static func promptTokenizer(sttDirectory: URL, logger: Logger) -> Tokenizer? {
+        let file = sttDirectory.appending(path: "tokenizer.json")
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        do {
+            return try Tokenizer(huggingFaceFile: file)
+        } catch {
+            logger.warning("transcription prompts are off: \(error)")
+            return nil
+        }
     }
 
     // MARK: - Speech to text
 
     /// Transcribes 16 kHz mono samples, waiting in the STT queue.
-    /// - Throws: `ServerError.busy` when the queue is full, `.internalFailure` when the model fails.
-    public func transcribe(_ samples: [Float], language: String? = nil, temperature: Float? = nil) async throws
-        -> TranscriptionResult
-    {
+    /// - Parameters:
+    ///   - prompt: text the model takes as what came before (faster-whisper's `initial_prompt`: spelling, names).
+    /// - Throws: `ServerError.busy` when the queue is full, `.internalFailure` when the model fails, `.unsupported`
+    ///   for a prompt when the model has no tokenizer for it.
+    public func transcribe(
+        _ samples: [Float], language: String? = nil, temperature: Float? = nil, prompt: String? = nil
+    ) async throws -> TranscriptionResult {
         var options = TranscriptionOptions()
         if let language, !language.isEmpty { options.language = Self.languageCode(language) }
+        if let prompt, prompt.contains(where: { !$0.isWhitespace }) {
+            options.initialPrompt = try promptTokens(prompt)
+        }
         // OpenAI: 0 (or none) lets the model raise the temperature on failure; above 0 is the one temperature.
         if let temperature, temperature > 0 { options.temperatures = [min(temperature, 1)] }
         let (transcriber, chosen) = (transcriber, options)
@@ -194,6 +226,17 @@ public final class SpeechServices: Sendable {
         return TranscriptionResult(
             segments: segments, duration: Double(samples.count) / Double(LogMelSpectrogram.sampleRate),
             language: options.language ?? "en")
+    }
+
+    /// The token ids of a transcription prompt, as faster-whisper encodes `initial_prompt` (special tokens written
+    /// in it, such as `<|endoftext|>`, become their ids there too).
+    /// - Throws: `ServerError.unsupported` when the model has no tokenizer for prompts.
+    public func promptTokens(_ prompt: String) throws(ServerError) -> [Int32] {
+        guard let promptTokenizer else {
+            throw .unsupported("prompt: the STT model \(sttName) has no tokenizer.json to encode it with")
+        }
+        return promptTokenizer.encode(
+            TranscriptionOptions.initialPromptText(prompt), addSpecial: false, parseSpecial: true)
     }
 
     /// Decodes a sound file's bytes (any format libsndfile reads) to 16 kHz mono.

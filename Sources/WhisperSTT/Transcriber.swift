@@ -42,8 +42,18 @@ public struct TranscriptionOptions: Codable, Sendable, Equatable {
     /// Transcribe only the speech a voice-activity detector finds (nil: the whole audio), as
     /// faster-whisper's `vad_filter`; audio with no speech gives no segments.
     public var voiceActivity: VADOptions? = VADOptions()
+    /// Token ids of an initial prompt (faster-whisper's `initial_prompt`): they stand before the first window's
+    /// text after `<|startofprev|>`, and stay in the prompt until it is reset. `initialPromptText(_:)` gives the
+    /// text to encode for a prompt given as text.
+    public var initialPrompt: [Int32]?
 
     public init() {}
+
+    /// The text faster-whisper encodes for an initial prompt: one space, then the prompt without surrounding
+    /// whitespace.
+    public static func initialPromptText(_ prompt: String) -> String {
+        " " + prompt.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }
 
 /// A stretch of transcribed speech.
@@ -139,7 +149,8 @@ public struct WhisperTranscriber: Sendable {
         let window = LogMelSpectrogram.framesPerWindow
         var rng = SeededRandom(seed: options.seed)
         var segments: [Segment] = []
-        var allTokens: [Int32] = []
+        // The initial prompt counts as text already transcribed (faster-whisper's generate_segments).
+        var allTokens: [Int32] = options.initialPrompt ?? []
         var promptResetSince = 0
         var seek = 0
         while seek < contentFrames {

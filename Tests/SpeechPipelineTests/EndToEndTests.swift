@@ -285,7 +285,7 @@ struct EndToEndTests {
         let seconds = Double(input.count) / 16_000
         let (status, output, log) = try Self.harkd([
             "--config", folder.file("harkd.json"), "--alsa-config", folder.file("asoundrc"), "--events",
-            "--virtual-time", "--exit-after", "\(seconds)",
+            "--virtual-time", "--exit-after", "\(seconds)", "--wyoming", "off", "--http", "off",
         ])
         #expect(status == 0, "\(log)")
         let events = output.split(separator: "\n").compactMap {

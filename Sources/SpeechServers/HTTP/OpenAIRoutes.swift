@@ -188,9 +188,9 @@ struct OpenAIRoutes: Sendable {
             }
             temperature = value
         }
-        // `prompt` is accepted as OpenAI's clients send it; Hark's transcriber takes no initial prompt yet.
         let samples = try SpeechServices.samples(ofFile: file.body, maxSeconds: configuration.limits.maxAudioSeconds)
-        let result = try await services.transcribe(samples, language: field("language"), temperature: temperature)
+        let result = try await services.transcribe(
+            samples, language: field("language"), temperature: temperature, prompt: field("prompt"))
         switch format {
         case "text":
             return text(result.text + "\n")

@@ -1,12 +1,13 @@
 // harkd: the Hark voice-assistant daemon. Reads its config file, applies the command-line overrides, opens the
-// ALSA devices, loads the models and runs the pipeline until SIGINT/SIGTERM (or the end of a test input).
+// ALSA devices, loads the models and runs the pipeline, with the network servers beside it (Servers.swift), until
+// SIGINT/SIGTERM (or the end of a test input).
 
 import ArgumentParser
 import AudioIO
-import Dispatch
 import Foundation
 import Logging
 import SpeechPipeline
+import SpeechServers
 
 @main
 struct Harkd: AsyncParsableCommand {
@@ -15,8 +16,10 @@ struct Harkd: AsyncParsableCommand {
         discussion: """
             Listens on an ALSA capture device, transcribes what is said with Whisper, answers built-in intents \
             (time, date, timers, repeat, stop, help) or asks an OpenAI-compatible language model, and speaks the \
-            answer with a Piper voice on an ALSA playback device. Settings come from --config FILE (JSON; every key \
-            optional), then the options below. --check validates the config, the models and the devices and exits.
+            answer with a Piper voice on an ALSA playback device. Beside it, on the same loaded models, a Wyoming \
+            server (Home Assistant) and an OpenAI-compatible HTTP API; --no-audio runs only those. Settings come from \
+            --config FILE (JSON; every key optional), then the options below. --check validates the config, the \
+            models, the devices and the server addresses and exits.
             """)
 
     @Option(help: "JSON config file (keys as in README's harkd section).")
@@ -55,7 +58,7 @@ struct Harkd: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Validate the config, the models and the devices, print what is wrong, and exit.")
+    @Flag(help: "Validate the config, the models, the devices and the server addresses, print what is wrong, and exit.")
     var check = false
 
     @Flag(help: "Print the pipeline's events on standard output, one JSON object a line.")
@@ -66,6 +69,18 @@ struct Harkd: AsyncParsableCommand {
 
     @Flag(help: "Pace capture and playback against each other by sample counts (for ALSA file devices).")
     var virtualTime = false
+
+    @Flag(help: "Run only the network servers: no capture or playback device, no voice loop.")
+    var noAudio = false
+
+    @Option(help: "Wyoming server address, tcp://HOST:PORT, or 'off' (default: tcp://127.0.0.1:10500).")
+    var wyoming: String?
+
+    @Option(help: "OpenAI-compatible HTTP API address, HOST:PORT, or 'off' (default: 127.0.0.1:8080).")
+    var http: String?
+
+    @Option(help: "Bearer token the HTTP API requires (default: none; set one when it listens beyond loopback).")
+    var apiKey: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
@@ -117,7 +132,12 @@ struct Harkd: AsyncParsableCommand {
         if let intents { settings.intentsFile = intents }
         if let threads { settings.threads = threads }
         if virtualTime { settings.virtualTime = true }
+        if noAudio { settings.servers.noAudio = true }
+        if let wyoming { settings.servers.wyoming = wyoming }
+        if let http { settings.servers.http = http }
+        if let apiKey { settings.servers.apiKey = apiKey }
         try settings.validate()
+        _ = try Self.serverConfiguration(settings)
         return settings
     }
 
@@ -134,9 +154,17 @@ struct Harkd: AsyncParsableCommand {
 
     private func serve(_ settings: PipelineConfiguration) async throws {
         let logger = Logger(label: "hark.daemon")
-        let alsa = try alsaConfiguration(settings)
         let models = try PipelineModels.load(settings)
         for line in models.summary { logger.info("loaded \(line)") }
+        let servers = try Self.serverConfiguration(settings).map {
+            ($0, try Self.speechServices(models, configuration: $0, logger: logger))
+        }
+        guard !settings.servers.noAudio else {
+            try await Self.runFaces(pipeline: nil, servers: servers, logger: logger)
+            logger.info("stopped")
+            return
+        }
+        let alsa = try alsaConfiguration(settings)
         let capture = try ALSACapture(
             device: settings.captureDevice, sampleRate: SpeechPipeline.sampleRate, periodDuration: .milliseconds(20),
             configuration: alsa)
@@ -154,28 +182,17 @@ struct Harkd: AsyncParsableCommand {
                 }
             } : nil
         let inputSamples = exitAfter.map { Int($0 * Double(SpeechPipeline.sampleRate)) }
-        let running = Task { try await pipeline.run(inputSamples: inputSamples) }
-
-        // SIGINT/SIGTERM: stop the turn and the speaker, end the capture loop, then close the devices below.
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                logger.notice("signal \(number): shutting down")
-                Task {
-                    await pipeline.shutdown()
-                    running.cancel()
-                }
-            }
-            source.resume()
-            return source
+        // Until the input ends, a face fails, or SIGINT/SIGTERM; then the devices are closed below.
+        var failure: (any Error)?
+        do {
+            try await Self.runFaces(pipeline: (pipeline, inputSamples), servers: servers, logger: logger)
+        } catch {
+            failure = error
         }
-        defer { for source in signals { source.cancel() } }
-        let result = await running.result
         await printer?.value
         await speaker.close()
         await capture.close()
-        try result.get()
+        if let failure { throw failure }
         logger.info("stopped")
     }
 
@@ -204,20 +221,26 @@ struct Harkd: AsyncParsableCommand {
         } catch {
             report(false, "\(error)")
         }
-        do {
-            let device = try ALSACapture(
-                device: settings.captureDevice, sampleRate: SpeechPipeline.sampleRate, configuration: alsa)
-            report(true, "capture device '\(settings.captureDevice)' (\(device.sampleRate) Hz)")
-            await device.close()
-        } catch {
-            report(false, "capture device '\(settings.captureDevice)': \(error)")
-        }
-        do {
-            let device = try ALSAPlayback(device: settings.playbackDevice, sampleRate: voiceRate, configuration: alsa)
-            report(true, "playback device '\(settings.playbackDevice)' (\(device.sampleRate) Hz)")
-            await device.close()
-        } catch {
-            report(false, "playback device '\(settings.playbackDevice)': \(error)")
+        for (passed, line) in Self.checkServers(try? Self.serverConfiguration(settings)) { report(passed, line) }
+        if settings.servers.noAudio {
+            report(true, "no audio devices (--no-audio)")
+        } else {
+            do {
+                let device = try ALSACapture(
+                    device: settings.captureDevice, sampleRate: SpeechPipeline.sampleRate, configuration: alsa)
+                report(true, "capture device '\(settings.captureDevice)' (\(device.sampleRate) Hz)")
+                await device.close()
+            } catch {
+                report(false, "capture device '\(settings.captureDevice)': \(error)")
+            }
+            do {
+                let device = try ALSAPlayback(
+                    device: settings.playbackDevice, sampleRate: voiceRate, configuration: alsa)
+                report(true, "playback device '\(settings.playbackDevice)' (\(device.sampleRate) Hz)")
+                await device.close()
+            } catch {
+                report(false, "playback device '\(settings.playbackDevice)': \(error)")
+            }
         }
         if let url = settings.llm.url, !url.isEmpty {
             let client = OpenAIChatClient(url: url, model: settings.llm.model, timeout: .seconds(3))
