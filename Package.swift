@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "transcribe",
             dependencies: [
-                "WhisperSTT", "VoiceActivity", "AudioIO", "ModelStore", "Compute",
+                "WhisperSTT", "VoiceActivity", "LanguageModel", "AudioIO", "ModelStore", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         /** The voice-assistant daemon. */

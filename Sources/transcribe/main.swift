@@ -2,6 +2,7 @@ import ArgumentParser
 import AudioIO
 import Compute
 import Foundation
+import LanguageModel
 import ModelStore
 import VoiceActivity
 import WhisperSTT
@@ -29,6 +30,13 @@ struct Transcribe: ParsableCommand {
 
     @Option(name: [.short, .long], help: "Language code for multilingual models (English-only models ignore it).")
     var language: String?
+
+    @Option(
+        help: """
+            Initial prompt: text the model takes as what came before the audio (spellings, names, style), as \
+            faster-whisper's initial_prompt.
+            """)
+    var prompt: String?
 
     @Option(help: "Beam size (1: greedy).")
     var beamSize = 1
@@ -103,6 +111,11 @@ struct Transcribe: ParsableCommand {
         options.beamSize = beamSize
         options.language = language
         if noVad { options.voiceActivity = nil }
+        if let prompt, prompt.contains(where: { !$0.isWhitespace }) {
+            let tokenizer = try Tokenizer(huggingFaceFile: stt.location.appending(path: "tokenizer.json"))
+            options.initialPrompt = tokenizer.encode(
+                TranscriptionOptions.initialPromptText(prompt), addSpecial: false, parseSpecial: true)
+        }
         let timings = TranscriptionProfile()
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
 

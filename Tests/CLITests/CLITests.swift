@@ -107,6 +107,20 @@ struct CLITests {
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(output)")
     }
 
+    @Test("transcribe --prompt conditions the text as faster-whisper's initial_prompt does")
+    func transcribePrompt() throws {
+        // The same clip and prompt as Tests/SpeechServersTests/Fixtures/whisper-prompt-tiny.en.json, whose
+        // faster-whisper segments read "All now alongside…" without the prompt and "All nouns alongside…" with it.
+        let clip = Self.speech.appending(path: "fleurs_en_us_test_001.wav").path
+        let (plainStatus, plain) = try run("transcribe", ["--no-vad", clip])
+        #expect(plainStatus == 0, "\(plain)")
+        #expect(plain.contains("All now alongside"), "\(plain)")
+        let (status, output) = try run(
+            "transcribe", ["--no-vad", "--prompt", "In German, the polite word Sie is capitalized.", clip])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("All nouns alongside"), "\(output)")
+    }
+
     @Test("transcribe refuses a file that is not audio with a message naming it")
     func transcribeBadInput() throws {
         let (status, output) = try run("transcribe", ["/etc/hostname"])
