@@ -67,6 +67,12 @@ struct Harkd: AsyncParsableCommand {
     @Flag(help: "Pace capture and playback against each other by sample counts (for ALSA file devices).")
     var virtualTime = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Make the capture device report an overrun after this many seconds of audio (a fault drill: ALSA's file "
+                + "devices never overrun by themselves); repeatable.", visibility: .hidden))
+    var injectOverrunAt: [Double] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -137,9 +143,10 @@ struct Harkd: AsyncParsableCommand {
         let alsa = try alsaConfiguration(settings)
         let models = try PipelineModels.load(settings)
         for line in models.summary { logger.info("loaded \(line)") }
+        let overruns = injectOverrunAt.map { Int($0 * Double(SpeechPipeline.sampleRate)) }
         let capture = try ALSACapture(
             device: settings.captureDevice, sampleRate: SpeechPipeline.sampleRate, periodDuration: .milliseconds(20),
-            configuration: alsa)
+            configuration: alsa, faults: InjectedFaults(overrunsAtFrames: overruns))
         let speaker = try Speaker(
             device: settings.playbackDevice, sourceRate: models.synthesizer.sampleRate, configuration: alsa)
         logger.info(
