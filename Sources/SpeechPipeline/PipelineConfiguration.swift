@@ -52,6 +52,9 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         public var silence = 0.7
         /// The longest utterance; longer speech is cut here.
         public var maxUtterance = 15.0
+        /// Start transcribing when the user pauses (about 0.2 s into the silence), so that the transcript is ready
+        /// soon after the silence that ends the utterance; a pause that speech follows wastes that transcription.
+        public var transcribeAtPause = true
 
         public init() {}
     }
@@ -197,6 +200,7 @@ extension PipelineConfiguration.VADSettings {
         preRoll = try c.decodeIfPresent(Double.self, forKey: .preRoll) ?? d.preRoll
         silence = try c.decodeIfPresent(Double.self, forKey: .silence) ?? d.silence
         maxUtterance = try c.decodeIfPresent(Double.self, forKey: .maxUtterance) ?? d.maxUtterance
+        transcribeAtPause = try c.decodeIfPresent(Bool.self, forKey: .transcribeAtPause) ?? d.transcribeAtPause
     }
 }
 

@@ -258,7 +258,7 @@ public actor SpeechPipeline {
     /// utterances). Whisper runs one transcription at a time, so a stale one only delays the next.
     private func speculate(_ utterance: Utterance) {
         dropSpeculation()
-        guard machine.state == .listening else { return }
+        guard configuration.vad.transcribeAtPause, machine.state == .listening else { return }
         let transcription = models.transcription
         speculation = (utterance, Task { try await transcription.transcribe(utterance.samples) })
     }
