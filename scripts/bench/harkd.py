@@ -101,7 +101,9 @@ def run_harkd(binary, audio, extra, folder, at_pause=True):
                 f'format raw }}\n')
     config = os.path.join(folder, "harkd.json")
     with open(config, "w") as f:
-        json.dump({"vad": {"transcribeAtPause": at_pause}}, f)
+        # Short answers (60 tokens), so each is over before the next question: a question asked while Hark speaks
+        # cuts the answer (barge-in), and llama-cpp-python's server goes on generating the abandoned one meanwhile.
+        json.dump({"vad": {"transcribeAtPause": at_pause}, "llm": {"maxTokens": 60}}, f)
     seconds = len(audio) / RATE
     command = [f"{binary}/harkd", "--config", config, "--capture", "bench_in", "--playback", "bench_out", "--alsa-config", asoundrc,
                "--events", "--exit-after", f"{seconds:.3f}", *extra]
@@ -120,11 +122,23 @@ def run_harkd(binary, audio, extra, folder, at_pause=True):
     return events, log_text
 
 
-def turns(events):
-    """Per turn: the timings event, with the stages as differences."""
+def turns(events, verbose=False):
+    """Per turn: the timings event, with the stages as differences (turns without a first token when one was
+    expected, e.g. an apology, are left out and said)."""
     out = []
+    sources = []
     for event in events:
+        if event["event"] == "sentence":
+            sources.append(event["source"])
+        if verbose and event["event"] in ("transcript", "sentence", "error"):
+            print("   ", json.dumps(event))
         if event["event"] != "timings":
+            continue
+        chat = "chat" in sources
+        apology = "apology" in sources
+        sources = []
+        if apology or (chat and event["firstTokenMs"] is None):
+            print(f"    (a turn without a model answer left out: {json.dumps(event)})")
             continue
         transcript, intent = event["transcriptMs"], event.get("intentMs")
         token, audio = event["firstTokenMs"], event["firstAudioMs"]
@@ -171,6 +185,7 @@ def main():
     parser.add_argument("--bin", default=None, help="build folder with harkd, speak, hark-models (default: release)")
     parser.add_argument("--skip-llm", action="store_true")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--verbose", action="store_true", help="print what was heard and said")
     parser.add_argument("--no-transcribe-at-pause", action="store_true", help="transcribe only at the endpoint")
     args = parser.parse_args()
     binary = args.bin or subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
@@ -182,7 +197,7 @@ def main():
         audio = np.concatenate([silence(1)] + [np.concatenate([question, silence(3)])] * args.runs)
         at_pause = not args.no_transcribe_at_pause
         events, log = run_harkd(binary, audio, ["--llm-url", "", *threads], folder, at_pause)
-        results["rule"] = report('Built-in intent ("What time is it?")', turns(events), args.runs)
+        results["rule"] = report('Built-in intent ("What time is it?")', turns(events, args.verbose), args.runs)
 
         if not args.skip_llm:
             model = subprocess.run([f"{binary}/hark-models", "path", "smollm2-135m-instruct-q4_1"],
@@ -191,9 +206,9 @@ def main():
             server, url = start_llama_server(sys.executable, gguf, args.threads)
             try:
                 question = read_wav(SPEECH / "cmu_pocketsphinx_goforward.wav")  # "go forward ten meters"
-                audio = np.concatenate([silence(1)] + [np.concatenate([question, silence(12)])] * args.runs)
+                audio = np.concatenate([silence(1)] + [np.concatenate([question, silence(20)])] * args.runs)
                 events, log = run_harkd(binary, audio, ["--llm-url", url, *threads], folder, at_pause)
-                results["llm"] = report("Language model (llama-cpp-python server, SmolLM2-135M)", turns(events),
+                results["llm"] = report("Language model (llama-cpp-python server, SmolLM2-135M)", turns(events, args.verbose),
                                         args.runs)
             finally:
                 server.kill()
