@@ -130,4 +130,32 @@ struct LLMServerTests {
         #expect(!run.sentences.contains { $0.0 == apology })
         #expect(run.audibleSeconds > 0.5)
     }
+
+    @Test("harkd pointed at the real server with --llm-url speaks the model's answer")
+    func daemon() async throws {
+        let server = try await LlamaServer.start()
+        defer { server.stop() }
+        let input =
+            EndToEndTests.silence(1) + (try EndToEndTests.recording("cmu_pocketsphinx_goforward.wav"))
+            + EndToEndTests.silence(3)
+        let folder = try HarkdFaultTests.devices(input)
+        defer { folder.remove() }
+        let daemon = try RunningDaemon(
+            HarkdFaultTests.arguments(folder, seconds: Double(input.count) / 16_000, llmURL: server.url))
+        defer { daemon.remove() }
+        let output = await daemon.output()
+        #expect(await daemon.exitStatus() == 0, "\(daemon.log)")
+        let events = HarkdFaultTests.events(output)
+        #expect(HarkdFaultTests.states(events) == EndToEndTests.turn.map(\.rawValue), "\(output)")
+        let sentences = events.filter { $0["event"] as? String == "sentence" }
+        #expect(!sentences.isEmpty && sentences.allSatisfy { $0["source"] as? String == "chat" }, "\(output)")
+        let timings = events.first { $0["event"] as? String == "timings" }
+        #expect(timings?["firstTokenMs"] is Double, "\(output)")
+        #expect(daemon.log.contains("first token"), "\(daemon.log)")
+        let played = try EndToEndTests.samples(ofRaw: folder.file("playback.raw"))
+        let e2e = try EndToEndTests()
+        let heard = try await e2e.transcribePlayback(
+            PipelineRun(events: [], played: played, playedRate: e2e.models.synthesizer.sampleRate))
+        #expect(heard.contains { $0.isLetter }, "played: '\(heard)'")
+    }
 }
