@@ -52,16 +52,19 @@ public actor ALSACapture {
     ///   - periodDuration: how much audio one period holds (~20 ms suits voice activity detection).
     ///   - periodCount: periods in the device's buffer: how long the reader may fall behind before an overrun.
     ///   - configuration: extra ALSA configuration for this device only (e.g. `.fileCapture(from:)`).
+    ///   - faults: overruns to report on purpose (tests of the recovery path; none by default).
     /// - Throws: `AudioIOError` `.noSoundDevice` when the device does not exist (or there is no sound card),
     ///   `.deviceBusy`, `.unsupportedDeviceSetting`, `.deviceFailure`.
     public init(
         device: String = "default", sampleRate: Int = 16_000, channelCount: Int = 1,
-        periodDuration: Duration = .milliseconds(20), periodCount: Int = 8, configuration: ALSAConfiguration? = nil
+        periodDuration: Duration = .milliseconds(20), periodCount: Int = 8, configuration: ALSAConfiguration? = nil,
+        faults: InjectedFaults = .none
     ) throws(AudioIOError) {
         let pcm = try PCMDevice(
             PCMRequest(
                 device: device, direction: .capture, sampleRate: sampleRate, channelCount: channelCount,
-                periodDuration: periodDuration, periodCount: periodCount, configuration: configuration))
+                periodDuration: periodDuration, periodCount: periodCount, configuration: configuration,
+                faults: faults))
         do {
             thread = try DedicatedThread(name: "sound device")
         } catch {

@@ -27,6 +27,7 @@ struct PCMRequest: Sendable {
     var periodDuration: Duration
     var periodCount: Int
     var configuration: ALSAConfiguration?
+    var faults: InjectedFaults = .none
 }
 
 /// An open ALSA PCM in signed 16-bit little-endian interleaved mode: the only owner of its `snd_pcm_t`, closed in
@@ -49,6 +50,10 @@ final class PCMDevice {
     let bufferFrames: Int
     /// Over- or underruns recovered so far.
     private(set) var xrunCount = 0
+    /// Frames captured so far (where injected overruns are placed).
+    private var framesRead = 0
+    /// Injected overruns still to come, in order.
+    private var pendingOverruns: [Int]
     private let logger: Logger
 
     init(_ request: PCMRequest) throws(AudioIOError) {
@@ -58,6 +63,7 @@ final class PCMDevice {
         self.logger = logger
         name = request.device
         direction = request.direction
+        pendingOverruns = request.direction == .capture ? request.faults.overrunsAtFrames.sorted() : []
         guard request.sampleRate > 0, request.channelCount > 0, request.periodCount >= 2,
             request.periodDuration > .zero
         else {
@@ -114,7 +120,14 @@ final class PCMDevice {
         samples.update(repeating: 0)
         let frames = samples.count / channelCount
         var done = 0
+        defer { framesRead += done }
         while done < frames {
+            if let position = pendingOverruns.first, framesRead + done >= position {
+                pendingOverruns.removeFirst()
+                logger.notice("injecting an overrun at frame \(framesRead + done) (InjectedFaults)")
+                try recover(-EPIPE, "snd_pcm_readi")
+                continue
+            }
             let result = snd_pcm_readi(
                 handle, samples.baseAddress! + done * channelCount, snd_pcm_uframes_t(frames - done))
             if result > 0 {

@@ -6,6 +6,9 @@
 public enum EndpointEvent: Sendable, Equatable {
     /// Speech was confirmed; it began at `onset` (samples since the start of the stream).
     case speechStarted(onset: Int)
+    /// The speaker paused long enough that, should the silence go on until the end, the utterance will be exactly
+    /// these samples: a transcription may start now, to be kept if the `utterance` event that follows is equal.
+    case pause(Utterance)
     /// An utterance ended: its samples (pre-roll included, most of the trailing silence dropped) and where it
     /// started and ended in the stream.
     case utterance(Utterance)
@@ -95,14 +98,22 @@ public struct Endpointer: Sendable {
         silenceRun = probability < threshold - 0.15 ? silenceRun + 1 : 0
         if silenceRun >= silenceWindows || utterance.count >= maxSamples {
             let truncated = silenceRun < silenceWindows
-            // Keep about 0.2 s of the trailing silence: Whisper likes a little room after the last word.
-            let drop = truncated ? 0 : max(0, silenceRun * windowSamples - windowSamples * 6)
+            let drop = truncated ? 0 : max(0, (silenceRun - Self.keptSilenceWindows) * windowSamples)
             let samples = Array(utterance.dropLast(drop))
             let event = Utterance(
                 samples: samples, start: utteranceStart, end: utteranceStart + samples.count, truncated: truncated)
             reset()
             return .utterance(event)
         }
+        // Once the silence kept at the end has passed, the utterance is complete unless speech resumes.
+        if silenceRun == Self.keptSilenceWindows, silenceWindows > silenceRun {
+            return .pause(
+                Utterance(
+                    samples: utterance, start: utteranceStart, end: utteranceStart + utterance.count, truncated: false))
+        }
         return nil
     }
+
+    /// Windows of trailing silence an utterance keeps (about 0.2 s): Whisper likes a little room after the last word.
+    static let keptSilenceWindows = 6
 }

@@ -73,7 +73,8 @@ public struct IntentMatcher: Sendable {
             file = try JSONDecoder().decode(IntentsFile.self, from: data)
         } catch {
             throw PipelineError(
-                .invalidIntents, "\(url.path) is not a valid intents file: \(PipelineConfiguration.explain(error))",
+                .invalidIntents,
+                "\(url.path) is not a valid intents file: \(PipelineConfiguration.explain(error, in: data))",
                 subject: url.path)
         }
         do {

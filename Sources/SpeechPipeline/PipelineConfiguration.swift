@@ -54,6 +54,9 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         public var silence = 0.7
         /// The longest utterance; longer speech is cut here.
         public var maxUtterance = 15.0
+        /// Start transcribing when the user pauses (about 0.2 s into the silence), so that the transcript is ready
+        /// soon after the silence that ends the utterance; a pause that speech follows wastes that transcription.
+        public var transcribeAtPause = true
 
         public init() {}
     }
@@ -114,7 +117,8 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
             throw PipelineError(.invalidConfiguration, "\(path): \(error.message)", subject: path)
         } catch {
             throw PipelineError(
-                .invalidConfiguration, "\(path) is not a valid harkd config: \(Self.explain(error))", subject: path)
+                .invalidConfiguration, "\(path) is not a valid harkd config: \(Self.explain(error, in: data))",
+                subject: path)
         }
     }
 
@@ -151,9 +155,12 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
             "servers.noAudio with both servers off leaves nothing to run")
     }
 
-    /// A decoding error as a short sentence naming the key.
-    static func explain(_ error: any Error) -> String {
+    /// A decoding error as a short sentence naming the key (or, for text that is not JSON, the line).
+    static func explain(_ error: any Error, in data: Data) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
+        if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let place = syntaxError(in: data) {
+            return "not valid JSON: \(place)"
+        }
         func path(_ context: DecodingError.Context) -> String {
             let keys = context.codingPath.map(\.stringValue).joined(separator: ".")
             return keys.isEmpty ? "" : " at '\(keys)'"
@@ -164,6 +171,25 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         case .keyNotFound(let key, let context): return "missing key '\(key.stringValue)'\(path(context))"
         case .dataCorrupted(let context): return "\(context.debugDescription)\(path(context))"
         @unknown default: return "\(error)"
+        }
+    }
+
+    /// Where text that does not parse as JSON goes wrong, as "line L, column C" when the parser says where:
+    /// JSONDecoder does not, JSONSerialization gives a character offset.
+    static func syntaxError(in data: Data) -> String? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data)
+            return nil
+        } catch {
+            let said = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+            guard let range = said.range(of: #"around character \d+"#, options: .regularExpression),
+                let offset = Int(said[range].split(separator: " ").last ?? ""), offset <= data.count
+            else { return said.isEmpty ? nil : said.lowercased().trimmingCharacters(in: ["."]) }
+            let before = data.prefix(offset)
+            let line = before.count(where: { $0 == UInt8(ascii: "\n") }) + 1
+            let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.startIndex
+            let what = said[..<range.lowerBound].trimmingCharacters(in: .whitespaces).lowercased()
+            return "\(what.isEmpty ? "error" : what) at line \(line), column \(offset - lineStart + 1)"
         }
     }
 }
@@ -211,6 +237,7 @@ extension PipelineConfiguration.VADSettings {
         preRoll = try c.decodeIfPresent(Double.self, forKey: .preRoll) ?? d.preRoll
         silence = try c.decodeIfPresent(Double.self, forKey: .silence) ?? d.silence
         maxUtterance = try c.decodeIfPresent(Double.self, forKey: .maxUtterance) ?? d.maxUtterance
+        transcribeAtPause = try c.decodeIfPresent(Bool.self, forKey: .transcribeAtPause) ?? d.transcribeAtPause
     }
 }
 

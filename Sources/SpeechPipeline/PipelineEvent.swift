@@ -1,16 +1,23 @@
 // PipelineEvent: what the pipeline tells observers (tests, harkd --events, a future UI).
 
-/// Timings of one turn, from the end of the user's speech (wall clock, for the logs and benchmarks).
+/// Timings of one turn, from the end of the user's speech (wall clock, for the logs and benchmarks). "End of speech"
+/// is the endpointer's decision that the utterance ended, which comes `vad.silence` seconds after the last speech.
 public struct TurnTimings: Sendable, Equatable, Codable {
     /// End of speech → transcript ready.
     public var transcript: Duration?
+    /// End of speech → the intent handler's decision: a built-in intent's answer, or the request sent to the
+    /// language model.
+    public var intent: Duration?
     /// End of speech → the language model's first token (chat replies only).
     public var firstToken: Duration?
     /// End of speech → the first audio handed to the speaker.
     public var firstAudio: Duration?
 
-    public init(transcript: Duration? = nil, firstToken: Duration? = nil, firstAudio: Duration? = nil) {
+    public init(
+        transcript: Duration? = nil, intent: Duration? = nil, firstToken: Duration? = nil, firstAudio: Duration? = nil
+    ) {
         self.transcript = transcript
+        self.intent = intent
         self.firstToken = firstToken
         self.firstAudio = firstAudio
     }
@@ -86,7 +93,7 @@ extension PipelineEvent {
         case .timerFired(let text): return #"{"event":"timerFired","text":\#(quote(text))}"#
         case .timings(let t):
             return
-                #"{"event":"timings","transcriptMs":\#(ms(t.transcript)),"firstTokenMs":\#(ms(t.firstToken)),"firstAudioMs":\#(ms(t.firstAudio))}"#
+                #"{"event":"timings","transcriptMs":\#(ms(t.transcript)),"intentMs":\#(ms(t.intent)),"firstTokenMs":\#(ms(t.firstToken)),"firstAudioMs":\#(ms(t.firstAudio))}"#
         case .error(let message): return #"{"event":"error","message":\#(quote(message))}"#
         case .inputEnded(let samples): return #"{"event":"inputEnded","samples":\#(samples)}"#
         }

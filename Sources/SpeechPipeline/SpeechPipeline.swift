@@ -43,6 +43,9 @@ public actor SpeechPipeline {
     /// ignored.
     private var turn: Task<Void, Never>?
     private var turnNumber = 0
+    /// A transcription started when the user paused, kept when the utterance ends there (`EndpointEvent.pause`): the
+    /// silence that ends an utterance is then spent transcribing rather than waiting.
+    private var speculation: (utterance: Utterance, transcript: Task<String, any Error>)?
     /// The wake phrase was said alone: the next utterance is the request.
     private var awaitingRequest = false
     /// Capture samples consumed so far: the pipeline's clock.
@@ -116,6 +119,7 @@ public actor SpeechPipeline {
 
     /// Stops the turn in progress and the speaker (the run loop ends when its task is cancelled).
     public func shutdown() async {
+        dropSpeculation()
         turn?.cancel()
         turnNumber += 1
         await speaker.interrupt()
@@ -148,11 +152,16 @@ public actor SpeechPipeline {
             case .speechStarted(let onset):
                 emit(.speechStarted(onset: onset))
                 if machine.handle(.speechStarted) == .bargeIn { await bargeIn(onset: onset) }
+            case .pause(let utterance):
+                speculate(utterance)
             case .utterance(let utterance):
+                let endOfSpeech = ContinuousClock.now
                 emit(.utterance(start: utterance.start, end: utterance.end))
                 switch machine.handle(.utteranceEnded) {
-                case .transcribe: startTurn(utterance)
-                default: logger.info("utterance dropped: busy in \(machine.state.rawValue)")
+                case .transcribe: startTurn(utterance, endOfSpeech: endOfSpeech)
+                default:
+                    dropSpeculation()
+                    logger.info("utterance dropped: busy in \(machine.state.rawValue)")
                 }
             }
         }
@@ -234,11 +243,29 @@ public actor SpeechPipeline {
 
     // MARK: - Turns
 
-    private func startTurn(_ utterance: Utterance) {
+    private func startTurn(_ utterance: Utterance, endOfSpeech: ContinuousClock.Instant) {
         emit(.state(machine.state))
         turnNumber += 1
         let number = turnNumber
-        turn = Task { await self.runTurn(number, utterance) }
+        // The transcription started at the pause is of these very samples when no speech came since.
+        let early = speculation?.utterance == utterance ? speculation?.transcript : nil
+        if early == nil { dropSpeculation() }
+        speculation = nil
+        turn = Task { await self.runTurn(number, utterance, endOfSpeech: endOfSpeech, early: early) }
+    }
+
+    /// Starts transcribing what the user said before pausing (only while listening: a busy pipeline drops
+    /// utterances). Whisper runs one transcription at a time, so a stale one only delays the next.
+    private func speculate(_ utterance: Utterance) {
+        dropSpeculation()
+        guard configuration.vad.transcribeAtPause, machine.state == .listening else { return }
+        let transcription = models.transcription
+        speculation = (utterance, Task { try await transcription.transcribe(utterance.samples) })
+    }
+
+    private func dropSpeculation() {
+        speculation?.transcript.cancel()
+        speculation = nil
     }
 
     private func startAnnouncement(_ texts: [String]) {
@@ -258,11 +285,17 @@ public actor SpeechPipeline {
         }
     }
 
-    private nonisolated func runTurn(_ number: Int, _ utterance: Utterance) async {
-        let endOfSpeech = ContinuousClock.now
+    private nonisolated func runTurn(
+        _ number: Int, _ utterance: Utterance, endOfSpeech: ContinuousClock.Instant, early: Task<String, any Error>?
+    ) async {
         var timings = TurnTimings()
         do {
-            let text = try await models.transcription.transcribe(utterance.samples)
+            let text: String
+            if let early {
+                text = try await early.value
+            } else {
+                text = try await models.transcription.transcribe(utterance.samples)
+            }
             timings.transcript = .now - endOfSpeech
             guard let request = await transcribed(number, text) else { return }
             let reply: AssistantReply
@@ -272,6 +305,7 @@ public actor SpeechPipeline {
                 reply = await assistant.respond(to: request, at: await now)
                 await refreshTimers()
             }
+            timings.intent = .now - endOfSpeech
             switch reply {
             case .stopSpeaking:
                 await emit(.intent(.stop))
@@ -380,8 +414,13 @@ public actor SpeechPipeline {
     private func finished(_ number: Int, _ timings: TurnTimings) {
         guard number == turnNumber else { return }
         emit(.timings(timings))
+        func ms(_ duration: Duration?) -> String {
+            guard let duration else { return "-" }
+            let (seconds, attoseconds) = duration.components
+            return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000) ms"
+        }
         logger.info(
-            "turn timings: transcript \(timings.transcript.map { "\($0)" } ?? "-"), first token \(timings.firstToken.map { "\($0)" } ?? "-"), first audio \(timings.firstAudio.map { "\($0)" } ?? "-")"
+            "turn timings from the end of speech: transcript \(ms(timings.transcript)), intent \(ms(timings.intent)), first token \(ms(timings.firstToken)), first audio \(ms(timings.firstAudio))"
         )
         _ = machine.handle(.replyFinished)
         endTurn()

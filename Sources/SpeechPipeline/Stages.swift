@@ -45,8 +45,11 @@ public actor TranscriptionStage {
     }
 
     /// The text of `samples` (16 kHz mono), trimmed; "" when there are no words.
+    /// - Throws: `CancellationError` when the calling task was cancelled before the transcription began (a
+    ///   transcription started ahead of time that turned out stale does not hold up the next one).
     public func transcribe(_ samples: [Float]) throws -> String {
-        try transcriber.transcribe(samples, options: options).map(\.text).joined()
+        try Task.checkCancellation()
+        return try transcriber.transcribe(samples, options: options).map(\.text).joined()
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

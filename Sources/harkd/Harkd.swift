@@ -82,6 +82,12 @@ struct Harkd: AsyncParsableCommand {
     @Option(help: "Bearer token the HTTP API requires (default: none; set one when it listens beyond loopback).")
     var apiKey: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Make the capture device report an overrun after this many seconds of audio (a fault drill: ALSA's file "
+                + "devices never overrun by themselves); repeatable.", visibility: .hidden))
+    var injectOverrunAt: [Double] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -165,9 +171,10 @@ struct Harkd: AsyncParsableCommand {
             return
         }
         let alsa = try alsaConfiguration(settings)
+        let overruns = injectOverrunAt.map { Int($0 * Double(SpeechPipeline.sampleRate)) }
         let capture = try ALSACapture(
             device: settings.captureDevice, sampleRate: SpeechPipeline.sampleRate, periodDuration: .milliseconds(20),
-            configuration: alsa)
+            configuration: alsa, faults: InjectedFaults(overrunsAtFrames: overruns))
         let speaker = try Speaker(
             device: settings.playbackDevice, sourceRate: models.synthesizer.sampleRate, configuration: alsa)
         logger.info(

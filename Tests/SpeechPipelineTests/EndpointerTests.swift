@@ -36,7 +36,7 @@ struct EndpointerTests {
             Array(repeating: 0, count: 20) + [0.9] + Array(repeating: 0.1, count: 10)
             + Array(repeating: 0.8, count: 30) + Array(repeating: 0.05, count: 40)
         let events = Self.run(p, endpointer: &endpointer)
-        #expect(events.count == 2)
+        #expect(events.count == 3)
         // The blip (one window) did not start anything; speech starts at window 31, confirmed at window 34.
         guard case .speechStarted(let onset) = events[0].event else {
             Issue.record("no start")
@@ -44,12 +44,15 @@ struct EndpointerTests {
         }
         #expect(events[0].window == 34)
         #expect(onset == 31 * 512)
-        guard case .utterance(let u) = events[1].event else {
-            Issue.record("no utterance")
+        guard case .pause(let early) = events[1].event, case .utterance(let u) = events[2].event else {
+            Issue.record("no pause and utterance: \(events)")
             return
         }
-        // Ended by 16 silent windows after the last speech window (60): at window 76.
-        #expect(events[1].window == 76)
+        // Ended by 16 silent windows after the last speech window (60): at window 76. The pause came once the
+        // 6 windows of silence an utterance keeps had passed, with the very samples of the utterance.
+        #expect(events[2].window == 76)
+        #expect(events[1].window == 66)
+        #expect(early == u)
         #expect(!u.truncated)
         // Pre-roll: 0.3 s = 4800 samples (9.4 windows) before the onset.
         #expect(u.start == 35 * 512 - (4800 + 4 * 512))
@@ -72,6 +75,21 @@ struct EndpointerTests {
         let events = Self.run(p, endpointer: &endpointer).map(\.event)
         let utterances = events.filter { if case .utterance = $0 { true } else { false } }
         #expect(utterances.count == 1)
+    }
+
+    @Test("Speech after a pause makes the pause's samples stale: the utterance goes on past them")
+    func pauseThenSpeech() {
+        var endpointer = Endpointer(settings: Self.settings)
+        let p: [Float] =
+            Array(repeating: 0.9, count: 10) + Array(repeating: 0, count: 8) + Array(repeating: 0.9, count: 10)
+            + Array(repeating: 0, count: 20)
+        let events = Self.run(p, endpointer: &endpointer).map(\.event)
+        let pauses = events.compactMap { if case .pause(let u) = $0 { u } else { nil } }
+        let utterances = events.compactMap { if case .utterance(let u) = $0 { u } else { nil } }
+        #expect(pauses.count == 2)
+        #expect(utterances.count == 1)
+        #expect(pauses.first != utterances.first)
+        #expect(pauses.last == utterances.first)
     }
 
     @Test("An utterance is cut at the maximum length, and speech goes on as the next one")
@@ -110,7 +128,7 @@ struct EndpointerTests {
         for start in stride(from: 0, to: audio.count, by: 320) {
             events += try listener.feed(Array(audio[start..<min(start + 320, audio.count)]))
         }
-        #expect(events.count == 2)
+        #expect(events.count == 3)
         guard case .speechStarted(let onset) = events.first, case .utterance(let u) = events.last else {
             Issue.record("expected a start and an utterance, got \(events)")
             return
