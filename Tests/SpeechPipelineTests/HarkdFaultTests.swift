@@ -16,11 +16,11 @@ final class RunningDaemon: Sendable {
     let lines: AsyncStream<String>
     private let exits: AsyncStream<Int32>
 
-    /// Starts harkd with `arguments`.
+    /// Starts harkd with `arguments`, its network servers off (tests run side by side; the default ports would clash).
     init(_ arguments: [String]) throws {
         process = Process()
         process.executableURL = Paths.products.appending(path: "harkd")
-        process.arguments = arguments
+        process.arguments = arguments + ["--wyoming", "off", "--http", "off"]
         logPath = FileManager.default.temporaryDirectory.appending(path: "harkd-log-\(UUID().uuidString)").path
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

@@ -106,7 +106,7 @@ def run_harkd(binary, audio, extra, folder, at_pause=True):
         json.dump({"vad": {"transcribeAtPause": at_pause}, "llm": {"maxTokens": 60}}, f)
     seconds = len(audio) / RATE
     command = [f"{binary}/harkd", "--config", config, "--capture", "bench_in", "--playback", "bench_out", "--alsa-config", asoundrc,
-               "--events", "--exit-after", f"{seconds:.3f}", *extra]
+               "--events", "--exit-after", f"{seconds:.3f}", "--wyoming", "off", "--http", "off", *extra]
     stop = threading.Event()
     writer = threading.Thread(target=feed, args=(fifo, audio, stop))
     writer.start()
