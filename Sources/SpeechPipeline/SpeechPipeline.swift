@@ -104,6 +104,8 @@ public actor SpeechPipeline {
         var failure: (any Error)?
         do {
             for try await chunk in chunks {
+                // A cancelled stream still hands out what it buffered (virtual time buffers without bound).
+                if Task.isCancelled { break }
                 let samples = try await mono16k(chunk)
                 let events = try listener.feed(samples)
                 if await captured(samples.count, events) { listener.reset() }

@@ -243,12 +243,13 @@ struct HarkdFaultTests {
         daemon.process.interrupt()
         while let line = await lines.next() { output.append(line) }
         #expect(await daemon.exitStatus() == 0, "\(daemon.log)")
-        #expect(daemon.log.contains("signal 2: shutting down"), "\(daemon.log)")
+        #expect(daemon.log.contains("shutting down: signal 2"), "\(daemon.log)")
         #expect(daemon.log.contains("stopped"), "\(daemon.log)")
         #expect(output.last?.contains("inputEnded") == true, "\(output)")
         // The WAV header's sizes were written when the device closed: they match the file.
         let wav = try Data(contentsOf: URL(fileURLWithPath: folder.file("playback.wav")))
-        #expect(wav.count > 44)
+        // The signal may come before the first chunk reached the device: the header alone is then the whole file.
+        #expect(wav.count >= 44)
         func word(_ at: Int) -> Int { wav[at..<(at + 4)].enumerated().reduce(0) { $0 | Int($1.1) << (8 * $1.0) } }
         #expect(String(decoding: wav[0..<4], as: UTF8.self) == "RIFF")
         #expect(word(4) == wav.count - 8)
