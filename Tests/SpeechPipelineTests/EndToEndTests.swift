@@ -108,7 +108,7 @@ struct EndToEndTests {
         let alsa = ALSAConfiguration.fileCapture(named: "hark_in", from: inPath)
             .appending(.filePlayback(named: "hark_out", to: outPath))
         var config = PipelineConfiguration()
-        config.llm.url = nil
+        config.llm.enabled = false
         config.virtualTime = true
         configure(&config)
         let capture = try ALSACapture(device: "hark_in", sampleRate: 16_000, configuration: alsa)
@@ -280,7 +280,7 @@ struct EndToEndTests {
         let alsa = ALSAConfiguration.fileCapture(named: "hark_in", from: folder.file("capture.raw"))
             .appending(.filePlayback(named: "hark_out", to: folder.file("playback.raw")))
         try alsa.text.write(toFile: folder.file("asoundrc"), atomically: true, encoding: .utf8)
-        try #"{"captureDevice": "hark_in", "playbackDevice": "hark_out", "llm": {"url": null}}"#
+        try #"{"captureDevice": "hark_in", "playbackDevice": "hark_out", "llm": {"enabled": false}}"#
             .write(toFile: folder.file("harkd.json"), atomically: true, encoding: .utf8)
         let seconds = Double(input.count) / 16_000
         let (status, output, log) = try Self.harkd([
@@ -312,6 +312,9 @@ struct EndToEndTests {
         #expect(status != 0)
         #expect(output.contains("error: capture device 'no_such_device'"), "\(output)")
         #expect(output.contains("ok: Whisper"), "\(output)")
+        #expect(output.contains("ok: LLM smollm2-135m-instruct-q4_1"), "\(output)")
+        let (_, off, _) = try Self.harkd(["--check", "--capture", "no_such_device", "--llm", "off"])
+        #expect(off.contains("ok: LLM off"), "\(off)")
 
         try #"{"vad": {"threshold": "high"}}"#.write(toFile: folder.file("bad.json"), atomically: true, encoding: .utf8)
         let (badStatus, _, log) = try Self.harkd(["--check", "--config", folder.file("bad.json")])

@@ -14,9 +14,9 @@ struct Harkd: AsyncParsableCommand {
         commandName: "harkd", abstract: "The Hark voice-assistant daemon.",
         discussion: """
             Listens on an ALSA capture device, transcribes what is said with Whisper, answers built-in intents \
-            (time, date, timers, repeat, stop, help) or asks an OpenAI-compatible language model, and speaks the \
-            answer with a Piper voice on an ALSA playback device. Settings come from --config FILE (JSON; every key \
-            optional), then the options below. --check validates the config, the models and the devices and exits.
+            (time, date, timers, repeat, stop, help) or asks a language model (Hark's own, in-process, or an \
+            OpenAI-compatible server), and speaks the answer with a Piper voice on an ALSA playback device. \
+            Settings come from --config FILE (JSON; every key optional), then the options below. --check validates the config, the models and the devices and exits.
             """)
 
     @Option(help: "JSON config file (keys as in README's harkd section).")
@@ -37,11 +37,7 @@ struct Harkd: AsyncParsableCommand {
     @Option(help: "Whisper model: a catalog name or a CTranslate2 folder.")
     var sttModel: String?
 
-    @Option(help: "OpenAI-compatible server for other questions ('' for none).")
-    var llmURL: String?
-
-    @Option(help: "Model name sent to the language-model server.")
-    var llmModel: String?
+    @OptionGroup var languageModel: LanguageModelOptions
 
     @Option(help: "Only answer requests that start with this phrase, e.g. 'hey hark'.")
     var wakePhrase: String?
@@ -110,8 +106,7 @@ struct Harkd: AsyncParsableCommand {
         if let alsaConfig { settings.alsaConfigFile = alsaConfig }
         if let voice { settings.voice = voice }
         if let sttModel { settings.sttModel = sttModel }
-        if let llmURL { settings.llm.url = llmURL }
-        if let llmModel { settings.llm.model = llmModel }
+        languageModel.apply(to: &settings.llm)
         if let wakePhrase { settings.wakePhrase = wakePhrase.isEmpty ? nil : wakePhrase }
         if noBargeIn { settings.bargeIn = false }
         if let intents { settings.intentsFile = intents }
@@ -219,18 +214,7 @@ struct Harkd: AsyncParsableCommand {
         } catch {
             report(false, "playback device '\(settings.playbackDevice)': \(error)")
         }
-        if let url = settings.llm.url, !url.isEmpty {
-            let client = OpenAIChatClient(url: url, model: settings.llm.model, timeout: .seconds(3))
-            do {
-                try await client.checkReachable()
-                print("ok: language model at \(client.endpoint)")
-            } catch {
-                // Not fatal: the daemon runs, and answers other questions with an apology until the server is up.
-                print("warning: language model: \(error) (other questions get an apology until it answers)")
-            }
-        } else {
-            print("ok: no language model configured")
-        }
+        if let line = await LanguageModelChoice.check(settings.llm) { print(line) }
         return ok
     }
 
