@@ -134,10 +134,12 @@ public struct PipelineModels: Sendable {
             summary.append(
                 "LLM \(languageModel.name) \(languageModel.path) (context \(languageModel.contextLength), "
                     + "backend \(configuration.llm.backend))")
-        } else if let url = configuration.llm.url, !url.isEmpty, configuration.llm.enabled {
+        } else if !configuration.llm.enabled {
+            summary.append("LLM off")
+        } else if let url = configuration.llm.url, !url.isEmpty {
             summary.append("LLM server \(url)")
         } else {
-            summary.append("LLM off")
+            summary.append("LLM none: the default model is not installed (scripts/fetch-models)")
         }
         return PipelineModels(
             transcription: transcription, synthesizer: synthesizer, speechOptions: options, vad: vad,

@@ -218,6 +218,21 @@ struct EndToEndTests {
         #expect(run.audibleSeconds > 2)
     }
 
+    @Test("By default other questions go to the in-process model, whose reply is spoken")
+    func inProcessModel() async throws {
+        let input = Self.silence(1) + (try Self.recording("cmu_pocketsphinx_goforward.wav")) + Self.silence(3)
+        let run = try await run(input) {
+            $0.llm.enabled = true
+            $0.llm.maxTokens = 24
+        }
+        #expect(models.languageModel?.name == "smollm2-135m-instruct-q4_1")
+        #expect(run.states == Self.turn, "\(run.events)")
+        #expect(!run.sentences.isEmpty && run.sentences.allSatisfy { $0.1 == .chat }, "\(run.events)")
+        let timings = run.events.compactMap { if case .timings(let t) = $0 { t } else { nil } }
+        #expect(timings.first?.firstToken != nil && timings.first?.firstAudio != nil)
+        #expect(run.audibleSeconds > 0.5)
+    }
+
     @Test("An unreachable language model gives a short spoken apology, not a hang")
     func unreachableModel() async throws {
         let input = Self.silence(1) + (try Self.recording("cmu_pocketsphinx_goforward.wav")) + Self.silence(3)
