@@ -156,7 +156,7 @@ struct ChatCompletionTests {
         let body = #"{"messages": [{"role": "user", "content": "Tell me a very long story."}], "stream": true}"#
         // `head` takes the first events and exits; curl, writing into the closed pipe, dies and drops the connection.
         let command = "curl -sN -X POST \(url) -H 'Content-Type: application/json' -d '\(body)' | head -c 1000"
-        let received = try await Task.detached { try S.run("/bin/sh", ["-c", command]) }.value.output
+        let received = try await S.runOffPool("/bin/sh", ["-c", command]).output
         #expect(received.components(separatedBy: "data: ").count > 3, "\(received)")
         // The server notices the closed connection at its next write and gives the model back; the next request
         // (refused with 503 while the abandoned reply still held the model) then gets it.
