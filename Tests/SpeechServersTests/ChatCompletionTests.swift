@@ -152,21 +152,33 @@ struct ChatCompletionTests {
     func disconnect() async throws {
         let running = try await Self.running.value
         let url = "http://127.0.0.1:\(running.port)/v1/chat/completions"
-        // No budget: left alone, the reply would run until the context is full.
-        let body = #"{"messages": [{"role": "user", "content": "Tell me a very long story."}], "stream": true}"#
+        let messages =
+            #"[{"role": "user", "content": "Count from one to one thousand in words, separated by commas."}]"#
+        // Left alone, this reply runs its whole budget of 300 tokens.
+        let whole = try await S.client(
+            "openai_client.py",
+            ["--port", "\(running.port)", "chat", messages, "--max-tokens", "300", "--temperature", "0"])
+        try #require(whole["finish_reason"] as? String == "length", "\(whole)")
+
+        let before = await running.service.session.evaluatedTokens
+        let body = #"{"messages": \#(messages), "stream": true, "temperature": 0, "max_tokens": 300}"#
         // `head` takes the first events and exits; curl, writing into the closed pipe, dies and drops the connection.
         let command = "curl -sN -X POST \(url) -H 'Content-Type: application/json' -d '\(body)' | head -c 1000"
         let received = try await S.runOffPool("/bin/sh", ["-c", command]).output
         #expect(received.components(separatedBy: "data: ").count > 3, "\(received)")
         // The server notices the closed connection at its next write and gives the model back; the next request
-        // (refused with 503 while the abandoned reply still held the model) then gets it.
+        // (refused with 503 while the abandoned reply still holds the model) then gets it.
         var status = 0
-        for _ in 0..<200 {
+        for _ in 0..<300 {
             let next = #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}"#
             status = try await S.curl(["-X", "POST", url, "-d", next]).status
             if status != 503 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(status == 200)
+        // The abandoned reply (its prompt came from the cache) and the short request together evaluated far fewer
+        // tokens than the 300 the reply would have run to.
+        let evaluated = await running.service.session.evaluatedTokens - before
+        #expect(evaluated < 150, "\(evaluated) tokens evaluated")
     }
 }
