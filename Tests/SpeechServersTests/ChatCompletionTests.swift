@@ -97,6 +97,8 @@ struct ChatCompletionTests {
         #expect(streamed["finish_reason"] as? String == reason.rawValue)
         #expect((streamed["usage"] as? [String: Any])?["completion_tokens"] as? Int == completionTokens)
         #expect(running.service.queue.load == 0)
+        let models = try await S.client("openai_client.py", ["--port", "\(running.port)", "models"])
+        #expect((models["ids"] as? [String])?.contains("smollm2-135m-instruct-q4_1") == true, "\(models)")
 
         // A budget of 3 tokens ends with `length`; a stop string cuts the text before it.
         let short = try await S.client(
