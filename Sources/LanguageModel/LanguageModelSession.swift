@@ -48,6 +48,9 @@ public actor LanguageModelSession {
     private var reply: Reply?
     /// How many prompt tokens of the latest reply came from the cache rather than being evaluated again.
     public private(set) var reusedPromptTokens = 0
+    /// Tokens run through the model since the session began, prompts and replies (what a reply cost, for telemetry
+    /// and for checking that an abandoned reply stopped).
+    public private(set) var evaluatedTokens = 0
     private var replyCounter = 0
     private let logger = Logger(label: "hark.llm")
 
@@ -173,6 +176,7 @@ public actor LanguageModelSession {
     private func evaluate(_ tokens: [Int32]) throws -> [Float] {
         let logits = try model.forward(tokens, cache: &cache)
         cachedTokens += tokens
+        evaluatedTokens += tokens.count
         return logits.floats()
     }
 

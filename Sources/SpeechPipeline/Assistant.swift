@@ -2,6 +2,7 @@
 // exchanges sent to the language model — and answers a request with a stream of sentences to speak.
 
 import Foundation
+import LanguageModel
 import Logging
 
 /// One sentence of a reply, ready to speak.

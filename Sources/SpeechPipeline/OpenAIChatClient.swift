@@ -3,6 +3,7 @@
 
 import AsyncHTTPClient
 import Foundation
+import LanguageModel
 import Logging
 import NIOCore
 
@@ -38,36 +39,11 @@ public struct OpenAIChatClient: ChatBackend {
     }
 
     public func reply(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
-        // Unbounded is safe: a reply is at most `maxTokens` small pieces.
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: String.self, throwing: (any Error).self)
-        let timeout = self.timeout
-        let endpoint = self.endpoint
-        let work = Task {
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await self.stream(messages, into: continuation) }
-                    group.addTask {
-                        try await Task.sleep(for: timeout)
-                        throw PipelineError(
-                            .chatTimedOut, "the language model at \(endpoint) did not answer within \(timeout)",
-                            subject: endpoint)
-                    }
-                    try await group.next()
-                    group.cancelAll()
-                }
-                continuation.finish()
-            } catch is CancellationError {
-                continuation.finish(throwing: CancellationError())
-            } catch let error as PipelineError {
-                continuation.finish(throwing: error)
-            } catch {
-                continuation.finish(
-                    throwing: PipelineError(
-                        .chatFailed, "cannot reach the language model at \(endpoint): \(error)", subject: endpoint))
-            }
-        }
-        continuation.onTermination = { _ in work.cancel() }
-        return stream
+        timedChatReply(
+            timeout: timeout, subject: endpoint,
+            timedOut: "the language model at \(endpoint) did not answer within \(timeout)",
+            failure: { [endpoint] in "cannot reach the language model at \(endpoint): \($0)" },
+            produce: { continuation in try await self.stream(messages, into: continuation) })
     }
 
     /// Checks that the server answers (`GET …/v1/models`), for `harkd --check`.

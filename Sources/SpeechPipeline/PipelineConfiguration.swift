@@ -1,6 +1,7 @@
 // PipelineConfiguration: everything harkd reads from its JSON config file. Every key is optional in the file; a
 // missing key keeps its default, so a config file only says what differs.
 
+import Compute
 import Foundation
 
 /// The assistant's settings, as read from a JSON file (`PipelineConfiguration.load(from:)`) and overridden on the
@@ -77,12 +78,21 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         public init() {}
     }
 
-    /// An OpenAI-compatible chat server (llama-server, Ollama, …).
+    /// The language model: Hark's own runtime in-process (the default), or an OpenAI-compatible chat server
+    /// (llama-server, Ollama, …) when `url` is set.
     public struct LLMSettings: Codable, Sendable, Equatable {
-        /// The server's base URL; `/v1/chat/completions` is appended unless the URL already ends with it. Nil or
-        /// empty: no language model (questions get the "cannot answer" message).
-        public var url: String? = "http://127.0.0.1:8080"
-        /// The model name sent with each request.
+        /// Whether other questions go to a language model at all (false: they get the "cannot help" message).
+        public var enabled = true
+        /// The in-process model: a catalog name or a `.gguf` file (nil: the catalog's default).
+        public var localModel: String?
+        /// Positions of the in-process model's context (prompt and answer together).
+        public var contextLength = 2048
+        /// The compute backend of the in-process model (`cpu`, `rknpu`).
+        public var backend = "cpu"
+        /// An OpenAI-compatible server's base URL, used instead of the in-process model; `/v1/chat/completions` is
+        /// appended unless the URL already ends with it. Nil or empty: the in-process model.
+        public var url: String?
+        /// The model name sent to the server.
         public var model = "default"
         /// Seconds the whole answer may take before Hark gives up.
         public var timeout = 30.0
@@ -136,6 +146,10 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         try check(llm.timeout > 0, "llm.timeout must be more than 0 seconds")
         try check(llm.memoryTurns >= 0, "llm.memoryTurns must be 0 or more")
         try check(llm.maxTokens > 0, "llm.maxTokens must be more than 0")
+        try check(llm.contextLength >= 64, "llm.contextLength must be at least 64")
+        try check(
+            ComputeEngine.backendNames.contains(llm.backend),
+            "llm.backend must be one of \(ComputeEngine.backendNames.joined(separator: ", "))")
         if let threads { try check(threads >= 1, "threads must be at least 1") }
         if let lengthScale { try check(lengthScale > 0 && lengthScale.isFinite, "lengthScale must be more than 0") }
         if let url = llm.url, !url.isEmpty {
@@ -245,7 +259,11 @@ extension PipelineConfiguration.LLMSettings {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = Self()
-        url = c.contains(.url) ? try c.decodeIfPresent(String.self, forKey: .url) : d.url
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
+        localModel = try c.decodeIfPresent(String.self, forKey: .localModel) ?? d.localModel
+        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? d.contextLength
+        backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? d.backend
+        url = try c.decodeIfPresent(String.self, forKey: .url) ?? d.url
         model = try c.decodeIfPresent(String.self, forKey: .model) ?? d.model
         timeout = try c.decodeIfPresent(Double.self, forKey: .timeout) ?? d.timeout
         memoryTurns = try c.decodeIfPresent(Int.self, forKey: .memoryTurns) ?? d.memoryTurns

@@ -2,6 +2,7 @@
 
 import Compute
 import Foundation
+import LanguageModel
 import Logging
 import ModelStore
 import Phonemizer
@@ -9,7 +10,8 @@ import PiperTTS
 import VoiceActivity
 import WhisperSTT
 
-/// Everything loaded from disk that a pipeline needs: voice, Whisper, the voice-activity model and the intents.
+/// Everything loaded from disk that a pipeline needs: voice, Whisper, the voice-activity model, the intents and the
+/// in-process language model.
 public struct PipelineModels: Sendable {
     /// Whisper, on its own thread.
     public let transcription: TranscriptionStage
@@ -21,6 +23,11 @@ public struct PipelineModels: Sendable {
     public let vad: SileroVAD?
     /// The built-in intents.
     public let intents: IntentMatcher
+    /// The in-process language model, when enabled and no server URL replaces it; other faces (the HTTP chat API)
+    /// make their own sessions on its weights.
+    public let languageModel: LoadedLanguageModel?
+    /// The assistant's conversation on `languageModel`.
+    public let chatSession: LanguageModelSession?
     /// Names of what was loaded, for the logs and `harkd --check`.
     public let summary: [String]
     /// Where the models came from, so that other users of them (harkd's servers) share them instead of loading
@@ -52,13 +59,16 @@ public struct PipelineModels: Sendable {
     /// Assembles loaded parts.
     public init(
         transcription: TranscriptionStage, synthesizer: SpeechSynthesizer, speechOptions: SpeechOptions,
-        vad: SileroVAD?, intents: IntentMatcher, summary: [String] = [], origin: Origin
+        vad: SileroVAD?, intents: IntentMatcher, languageModel: LoadedLanguageModel? = nil,
+        chatSession: LanguageModelSession? = nil, summary: [String] = [], origin: Origin
     ) {
         self.transcription = transcription
         self.synthesizer = synthesizer
         self.speechOptions = speechOptions
         self.vad = vad
         self.intents = intents
+        self.languageModel = languageModel
+        self.chatSession = chatSession
         self.summary = summary
         self.origin = origin
     }
@@ -70,7 +80,8 @@ public struct PipelineModels: Sendable {
     }
 
     /// Loads what `configuration` names: the voice and the Whisper model (catalog names or paths, defaults from
-    /// the catalogs), Silero VAD when installed, and the intents file.
+    /// the catalogs), Silero VAD when installed, the intents file, and the in-process language model (unless it is
+    /// off or a server URL replaces it; the catalog's default is skipped with a warning when not installed).
     /// - Throws: `PipelineError` `.modelUnavailable` naming the model and why, `.invalidIntents`.
     public static func load(_ configuration: PipelineConfiguration, store modelStore: ModelStore? = nil)
         throws(PipelineError)
@@ -147,11 +158,53 @@ public struct PipelineModels: Sendable {
         } catch {
             throw unavailable("Whisper model '\(configuration.sttModel ?? "default")'", error)
         }
+
+        let languageModel = try loadLanguageModel(configuration, store: store, logger: logger)
+        if let languageModel {
+            summary.append(
+                "LLM \(languageModel.name) \(languageModel.path) (context \(languageModel.contextLength), "
+                    + "backend \(configuration.llm.backend))")
+        } else if !configuration.llm.enabled {
+            summary.append("LLM off")
+        } else if let url = configuration.llm.url, !url.isEmpty {
+            summary.append("LLM server \(url)")
+        } else {
+            summary.append("LLM none: the default model is not installed (scripts/fetch-models)")
+        }
         return PipelineModels(
             transcription: transcription, synthesizer: synthesizer, speechOptions: options, vad: vad,
-            intents: intents, summary: summary,
+            intents: intents, languageModel: languageModel, chatSession: try languageModel?.makeSession(),
+            summary: summary,
             origin: Origin(
                 voiceName: voiceName, voicePath: voicePath, sttName: stt.name, sttDirectory: stt.location,
                 engine: engine))
+    }
+
+    /// The in-process model `configuration.llm` asks for; nil when the LLM is off, served by a URL, or the default
+    /// model is not installed.
+    private static func loadLanguageModel(
+        _ configuration: PipelineConfiguration, store: ModelStore, logger: Logger
+    ) throws(PipelineError) -> LoadedLanguageModel? {
+        let llm = configuration.llm
+        guard llm.enabled, llm.url?.isEmpty ?? true else { return nil }
+        let resolved: ResolvedModel
+        do {
+            resolved = try store.resolve(llm.localModel, kind: .llm)
+        } catch {
+            if llm.localModel == nil {
+                let why = "the default language model is not installed (scripts/fetch-models): \(error)"
+                logger.warning("\(why); other questions get the 'cannot help' message")
+                return nil
+            }
+            throw PipelineError(.modelUnavailable, "language model '\(llm.localModel ?? "default")': \(error)")
+        }
+        let engine: ComputeEngine
+        do {
+            engine = try ComputeEngine(backendNamed: llm.backend, threads: configuration.threads)
+        } catch {
+            throw PipelineError(.modelUnavailable, "language model backend: \(error)")
+        }
+        return try LoadedLanguageModel(
+            path: resolved.location.path, name: resolved.name, engine: engine, contextLength: llm.contextLength)
     }
 }

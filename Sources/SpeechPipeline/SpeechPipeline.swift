@@ -60,7 +60,8 @@ public actor SpeechPipeline {
 
     /// A pipeline over opened devices and loaded models.
     /// - Parameters:
-    ///   - chat: the language model (nil: from `configuration.llm`, or none when it has no URL).
+    ///   - chat: the language model (nil: as `configuration.llm` says: the server at its URL, else the in-process
+    ///     model of `models`, or none when it is off).
     ///   - now: the wall clock for the time and date intents.
     public init(
         configuration: PipelineConfiguration, models: PipelineModels, capture: ALSACapture, speaker: Speaker,
@@ -70,20 +71,23 @@ public actor SpeechPipeline {
         self.models = models
         self.capture = capture
         self.speaker = speaker
-        let backend: (any ChatBackend)? =
-            chat
-            ?? configuration.llm.url.flatMap { url in
-                url.isEmpty
-                    ? nil
-                    : OpenAIChatClient(
-                        url: url, model: configuration.llm.model,
-                        timeout: .milliseconds(Int64(configuration.llm.timeout * 1000)),
-                        maxTokens: configuration.llm.maxTokens, apiKey: configuration.llm.apiKey)
-            }
+        let backend = chat ?? Self.chatBackend(configuration.llm, models: models)
         assistant = Assistant(intents: models.intents, chat: backend, settings: configuration.llm, now: now)
         wake = configuration.wakePhrase.flatMap(WakePhrase.init)
         machine = PipelineStateMachine(bargeIn: configuration.bargeIn)
         (events, eventSink) = AsyncStream.makeStream(of: PipelineEvent.self, bufferingPolicy: .bufferingNewest(4096))
+    }
+
+    /// The assistant's language model as `llm` configures it.
+    static func chatBackend(_ llm: PipelineConfiguration.LLMSettings, models: PipelineModels) -> (any ChatBackend)? {
+        guard llm.enabled else { return nil }
+        let timeout = Duration.milliseconds(Int64(llm.timeout * 1000))
+        if let url = llm.url, !url.isEmpty {
+            return OpenAIChatClient(
+                url: url, model: llm.model, timeout: timeout, maxTokens: llm.maxTokens, apiKey: llm.apiKey)
+        }
+        guard let session = models.chatSession, let name = models.languageModel?.name else { return nil }
+        return LocalChatBackend(session: session, name: name, timeout: timeout, maxTokens: llm.maxTokens)
     }
 
     /// The current state.

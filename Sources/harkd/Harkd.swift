@@ -15,11 +15,12 @@ struct Harkd: AsyncParsableCommand {
         commandName: "harkd", abstract: "The Hark voice-assistant daemon.",
         discussion: """
             Listens on an ALSA capture device, transcribes what is said with Whisper, answers built-in intents \
-            (time, date, timers, repeat, stop, help) or asks an OpenAI-compatible language model, and speaks the \
-            answer with a Piper voice on an ALSA playback device. Beside it, on the same loaded models, a Wyoming \
-            server (Home Assistant) and an OpenAI-compatible HTTP API; --no-audio runs only those. Settings come from \
-            --config FILE (JSON; every key optional), then the options below. --check validates the config, the \
-            models, the devices and the server addresses and exits.
+            (time, date, timers, repeat, stop, help) or asks a language model (Hark's own, in-process, or an \
+            OpenAI-compatible server), and speaks the answer with a Piper voice on an ALSA playback device. Beside \
+            it, on the same loaded models, a Wyoming server (Home Assistant) and an OpenAI-compatible HTTP API (speech, \
+            transcriptions, chat completions); --no-audio runs only those. Settings come from --config FILE (JSON; \
+            every key optional), then the options below. --check validates the config, the models, the devices and \
+            the server addresses and exits.
             """)
 
     @Option(help: "JSON config file (keys as in README's harkd section).")
@@ -40,11 +41,7 @@ struct Harkd: AsyncParsableCommand {
     @Option(help: "Whisper model: a catalog name or a CTranslate2 folder.")
     var sttModel: String?
 
-    @Option(help: "OpenAI-compatible server for other questions ('' for none).")
-    var llmURL: String?
-
-    @Option(help: "Model name sent to the language-model server.")
-    var llmModel: String?
+    @OptionGroup var languageModel: LanguageModelOptions
 
     @Option(help: "Only answer requests that start with this phrase, e.g. 'hey hark'.")
     var wakePhrase: String?
@@ -131,8 +128,7 @@ struct Harkd: AsyncParsableCommand {
         if let alsaConfig { settings.alsaConfigFile = alsaConfig }
         if let voice { settings.voice = voice }
         if let sttModel { settings.sttModel = sttModel }
-        if let llmURL { settings.llm.url = llmURL }
-        if let llmModel { settings.llm.model = llmModel }
+        languageModel.apply(to: &settings.llm)
         if let wakePhrase { settings.wakePhrase = wakePhrase.isEmpty ? nil : wakePhrase }
         if noBargeIn { settings.bargeIn = false }
         if let intents { settings.intentsFile = intents }
@@ -165,8 +161,13 @@ struct Harkd: AsyncParsableCommand {
         let servers = try Self.serverConfiguration(settings).map {
             ($0, try Self.speechServices(models, configuration: $0, logger: logger))
         }
+        // POST /v1/chat/completions on the in-process model's weights (a session of its own), when one is loaded.
+        let chat = try servers.flatMap {
+            try LanguageModelChoice.chatService(
+                models, queueDepth: $0.0.queueDepth, retryAfter: $0.0.retryAfterSeconds)
+        }
         guard !settings.servers.noAudio else {
-            try await Self.runFaces(pipeline: nil, servers: servers, logger: logger)
+            try await Self.runFaces(pipeline: nil, servers: servers, chat: chat, logger: logger)
             logger.info("stopped")
             return
         }
@@ -192,7 +193,7 @@ struct Harkd: AsyncParsableCommand {
         // Until the input ends, a face fails, or SIGINT/SIGTERM; then the devices are closed below.
         var failure: (any Error)?
         do {
-            try await Self.runFaces(pipeline: (pipeline, inputSamples), servers: servers, logger: logger)
+            try await Self.runFaces(pipeline: (pipeline, inputSamples), servers: servers, chat: chat, logger: logger)
         } catch {
             failure = error
         }
@@ -249,18 +250,7 @@ struct Harkd: AsyncParsableCommand {
                 report(false, "playback device '\(settings.playbackDevice)': \(error)")
             }
         }
-        if let url = settings.llm.url, !url.isEmpty {
-            let client = OpenAIChatClient(url: url, model: settings.llm.model, timeout: .seconds(3))
-            do {
-                try await client.checkReachable()
-                print("ok: language model at \(client.endpoint)")
-            } catch {
-                // Not fatal: the daemon runs, and answers other questions with an apology until the server is up.
-                print("warning: language model: \(error) (other questions get an apology until it answers)")
-            }
-        } else {
-            print("ok: no language model configured")
-        }
+        if let line = await LanguageModelChoice.check(settings.llm) { print(line) }
         return ok
     }
 

@@ -1,6 +1,7 @@
 // The OpenAI-compatible client against a real HTTP server speaking server-sent events (scripts/fake-openai-server.py).
 
 import Foundation
+import LanguageModel
 import SpeechPipeline
 import Testing
 

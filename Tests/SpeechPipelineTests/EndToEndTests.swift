@@ -108,7 +108,7 @@ struct EndToEndTests {
         let alsa = ALSAConfiguration.fileCapture(named: "hark_in", from: inPath)
             .appending(.filePlayback(named: "hark_out", to: outPath))
         var config = PipelineConfiguration()
-        config.llm.url = nil
+        config.llm.enabled = false
         config.virtualTime = true
         configure(&config)
         let capture = try ALSACapture(device: "hark_in", sampleRate: 16_000, configuration: alsa)
@@ -218,6 +218,21 @@ struct EndToEndTests {
         #expect(run.audibleSeconds > 2)
     }
 
+    @Test("By default other questions go to the in-process model, whose reply is spoken")
+    func inProcessModel() async throws {
+        let input = Self.silence(1) + (try Self.recording("cmu_pocketsphinx_goforward.wav")) + Self.silence(3)
+        let run = try await run(input) {
+            $0.llm.enabled = true
+            $0.llm.maxTokens = 24
+        }
+        #expect(models.languageModel?.name == "smollm2-135m-instruct-q4_1")
+        #expect(run.states == Self.turn, "\(run.events)")
+        #expect(!run.sentences.isEmpty && run.sentences.allSatisfy { $0.1 == .chat }, "\(run.events)")
+        let timings = run.events.compactMap { if case .timings(let t) = $0 { t } else { nil } }
+        #expect(timings.first?.firstToken != nil && timings.first?.firstAudio != nil)
+        #expect(run.audibleSeconds > 0.5)
+    }
+
     @Test("An unreachable language model gives a short spoken apology, not a hang")
     func unreachableModel() async throws {
         let input = Self.silence(1) + (try Self.recording("cmu_pocketsphinx_goforward.wav")) + Self.silence(3)
@@ -280,7 +295,7 @@ struct EndToEndTests {
         let alsa = ALSAConfiguration.fileCapture(named: "hark_in", from: folder.file("capture.raw"))
             .appending(.filePlayback(named: "hark_out", to: folder.file("playback.raw")))
         try alsa.text.write(toFile: folder.file("asoundrc"), atomically: true, encoding: .utf8)
-        try #"{"captureDevice": "hark_in", "playbackDevice": "hark_out", "llm": {"url": null}}"#
+        try #"{"captureDevice": "hark_in", "playbackDevice": "hark_out", "llm": {"enabled": false}}"#
             .write(toFile: folder.file("harkd.json"), atomically: true, encoding: .utf8)
         let seconds = Double(input.count) / 16_000
         let (status, output, log) = try Self.harkd([
@@ -312,6 +327,9 @@ struct EndToEndTests {
         #expect(status != 0)
         #expect(output.contains("error: capture device 'no_such_device'"), "\(output)")
         #expect(output.contains("ok: Whisper"), "\(output)")
+        #expect(output.contains("ok: LLM smollm2-135m-instruct-q4_1"), "\(output)")
+        let (_, off, _) = try Self.harkd(["--check", "--capture", "no_such_device", "--llm", "off"])
+        #expect(off.contains("ok: LLM off"), "\(off)")
 
         try #"{"vad": {"threshold": "high"}}"#.write(toFile: folder.file("bad.json"), atomically: true, encoding: .utf8)
         let (badStatus, _, log) = try Self.harkd(["--check", "--config", folder.file("bad.json")])

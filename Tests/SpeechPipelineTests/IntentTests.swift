@@ -2,6 +2,7 @@
 // injected clock.
 
 import Foundation
+import LanguageModel
 import SpeechPipeline
 import Testing
 

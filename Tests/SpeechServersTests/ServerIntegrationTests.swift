@@ -222,14 +222,12 @@ struct ServerIntegrationTests {
         let url = "http://127.0.0.1:\(servers.httpPort)/v1/audio/speech"
         let long = String(repeating: "This paragraph is long enough to stream for a while. ", count: 12)
         let body = #"{"model": "tts-1", "voice": "alloy", "input": "\#(long)", "response_format": "pcm"}"#
-        let aborted = try await Task.detached {
-            try S.run(
-                "/usr/bin/curl",
-                [
-                    "-s", "-N", "--max-time", "1", "-o", "/dev/null", "-H", "Authorization: Bearer \(S.apiKey)", "-d",
-                    body, url,
-                ])
-        }.value
+        let aborted = try await S.runOffPool(
+            "/usr/bin/curl",
+            [
+                "-s", "-N", "--max-time", "1", "-o", "/dev/null", "-H", "Authorization: Bearer \(S.apiKey)", "-d", body,
+                url,
+            ])
         #expect(aborted.status == 28, "curl should time out mid-stream (status \(aborted.status))")
         let voice = try await servers.services.voice(named: nil)
         let deadline = ContinuousClock.now + .seconds(60)
@@ -258,7 +256,7 @@ struct ServerIntegrationTests {
             "--api-key", S.apiKey, "--clip", S.clip(Self.clip), "--expect", expected,
             "--clients", full ? "8" : "4", "--requests", full ? "5" : "2",
         ]
-        let result = try await Task.detached { try S.run(python, arguments) }.value
+        let result = try await S.runOffPool(python, arguments)
         let after = S.residentKilobytes()
         print(
             "servers load: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) rss_kb_before=\(before) rss_kb_after=\(after)"

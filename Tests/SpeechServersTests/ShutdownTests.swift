@@ -29,8 +29,8 @@ extension ServerIntegrationTests {
         let body = #"{"model": "tts-1", "voice": "alloy", "input": "\#(text)", "response_format": "wav"}"#
         let out = S.temporaryFile(".wav")
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let request = Task.detached {
-            try S.run("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "-d", body, url])
+        let request = Task {
+            try await S.runOffPool("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code}", "-d", body, url])
         }
 
         // Cancel once the request holds the voice, i.e. is in flight.

@@ -112,11 +112,22 @@ enum ServerTestSupport {
         )
     }
 
+    /// `run` on a Dispatch thread, awaited without holding a thread of Swift's cooperative pool: the servers under test
+    /// run on that pool (two threads on a two-core machine), and suites that each blocked one of them while their
+    /// client talked to the servers would starve the servers until the clients time out.
+    static func runOffPool(_ executable: String, _ arguments: [String]) async throws -> (
+        output: String, error: String, status: Int32
+    ) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try run(executable, arguments) }) }
+        }
+    }
+
     /// Runs a client script and decodes the JSON it prints.
     static func client(_ script: String, _ arguments: [String]) async throws -> [String: Any] {
         let python = try python()
         let path = repositoryRoot.appending(path: "scripts/clients/\(script)").path
-        let result = try await Task.detached { try run(python, [path] + arguments) }.value
+        let result = try await runOffPool(python, [path] + arguments)
         guard result.status == 0,
             let object = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         else {
@@ -129,9 +140,7 @@ enum ServerTestSupport {
 
     /// curl, returning the status code and body.
     static func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
-        let result = try await Task.detached {
-            try run("/usr/bin/curl", ["-s", "-o", "-", "-w", "\n%{http_code}"] + arguments)
-        }.value
+        let result = try await runOffPool("/usr/bin/curl", ["-s", "-o", "-", "-w", "\n%{http_code}"] + arguments)
         let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
         guard let status = lines.last.flatMap({ Int($0) }) else { throw Failure("curl failed: \(result.error)") }
         return (status, lines.dropLast().joined(separator: "\n"))

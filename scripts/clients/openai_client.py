@@ -6,6 +6,8 @@ Each command prints one JSON object on stdout:
       (pcm is read with the streaming response API, chunk by chunk)
   transcribe FILE [--format json|text|srt|vtt|verbose_json] [--language L] -> {"result": <text or object>}
   models                                                                   -> {"ids": [...]}
+  chat MESSAGES_JSON [--stream] [--max-tokens N] [--temperature T] [--seed S] [--stop S]...
+      -> {"text", "finish_reason", "usage"} (+ "roles": the deltas' roles, "pieces": content chunks, when streamed)
   error-auth                                                               -> {"status", "error"}  (wrong key)
 """
 
@@ -39,6 +41,13 @@ def main():
     t.add_argument("--format", default="json")
     t.add_argument("--language")
     sub.add_parser("models")
+    c = sub.add_parser("chat")
+    c.add_argument("messages", help="the messages as a JSON list of {role, content}")
+    c.add_argument("--stream", action="store_true")
+    c.add_argument("--max-tokens", type=int)
+    c.add_argument("--temperature", type=float)
+    c.add_argument("--seed", type=int)
+    c.add_argument("--stop", action="append")
     sub.add_parser("error-auth")
     args = parser.parse_args()
 
@@ -63,6 +72,39 @@ def main():
             print(json.dumps({"result": result}))
         else:
             print(json.dumps({"result": result.model_dump()}))
+    elif args.command == "chat":
+        extra = {}
+        if args.max_tokens is not None:
+            extra["max_tokens"] = args.max_tokens
+        if args.temperature is not None:
+            extra["temperature"] = args.temperature
+        if args.seed is not None:
+            extra["seed"] = args.seed
+        if args.stop:
+            extra["stop"] = args.stop if len(args.stop) > 1 else args.stop[0]
+        messages = json.loads(args.messages)
+        if args.stream:
+            stream = client(args).chat.completions.create(
+                model="hark", messages=messages, stream=True, stream_options={"include_usage": True}, **extra
+            )
+            roles, pieces, finish, usage = [], [], None, None
+            for chunk in stream:
+                if chunk.usage is not None:
+                    usage = chunk.usage.model_dump()
+                for choice in chunk.choices:
+                    if choice.delta.role:
+                        roles.append(choice.delta.role)
+                    if choice.delta.content:
+                        pieces.append(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+            print(json.dumps({"text": "".join(pieces), "finish_reason": finish, "usage": usage, "roles": roles, "pieces": pieces}))
+        else:
+            result = client(args).chat.completions.create(model="hark", messages=messages, **extra)
+            choice = result.choices[0]
+            print(json.dumps({"text": choice.message.content, "role": choice.message.role,
+                              "finish_reason": choice.finish_reason, "usage": result.usage.model_dump(),
+                              "object": result.object}))
     elif args.command == "models":
         print(json.dumps({"ids": [m.id for m in client(args).models.list()]}))
     elif args.command == "error-auth":

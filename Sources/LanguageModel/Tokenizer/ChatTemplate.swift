@@ -8,22 +8,29 @@ import Foundation
 import Logging
 import Tensors
 
-/// One message of a conversation.
+/// One message of a conversation: the type every part of Hark that talks to a model uses (the templates here,
+/// the assistant, the OpenAI clients and servers), so its roles are the chat roles and nothing else.
 public struct ChatMessage: Codable, Sendable, Hashable {
-    /// "system", "user" or "assistant".
-    public var role: String
+    /// Who speaks (OpenAI's chat roles, which every template family knows).
+    public enum Role: String, Codable, Sendable, Hashable, CaseIterable {
+        case system, user, assistant
+    }
+
+    public var role: Role
     public var content: String
 
-    public init(role: String, content: String) {
+    public init(role: Role, content: String) {
         self.role = role
         self.content = content
     }
 
-    public static func system(_ content: String) -> ChatMessage { ChatMessage(role: "system", content: content) }
-    public static func user(_ content: String) -> ChatMessage { ChatMessage(role: "user", content: content) }
-    public static func assistant(_ content: String) -> ChatMessage {
-        ChatMessage(role: "assistant", content: content)
+    public init(_ role: Role, _ content: String) {
+        self.init(role: role, content: content)
     }
+
+    public static func system(_ content: String) -> ChatMessage { ChatMessage(role: .system, content: content) }
+    public static func user(_ content: String) -> ChatMessage { ChatMessage(role: .user, content: content) }
+    public static func assistant(_ content: String) -> ChatMessage { ChatMessage(role: .assistant, content: content) }
 }
 
 /// Renders a conversation into the prompt text a model's chat template describes.
@@ -122,15 +129,15 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
         var out = ""
         switch family {
         case .chatML:
-            if let defaultSystemPrompt, let first = messages.first, first.role != "system" {
+            if let defaultSystemPrompt, let first = messages.first, first.role != .system {
                 out += "<|im_start|>system\n\(defaultSystemPrompt)<|im_end|>\n"
             }
-            for m in messages { out += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
+            for m in messages { out += "<|im_start|>\(m.role.rawValue)\n\(m.content)<|im_end|>\n" }
             if addGenerationPrompt { out += "<|im_start|>assistant\n" }
         case .llama3:
             for (i, m) in messages.enumerated() {
                 if i == 0 { out += bos }
-                out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
+                out += "<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
             }
             if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
         case .llama31:
@@ -138,7 +145,7 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
             out += bos + "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
             out += "Today Date: \(dateString ?? Self.today())\n\n\(Self.trim(system ?? ""))<|eot_id|>"
             for m in turns {
-                out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
+                out += "<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
             }
             if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
         case .llama2:
@@ -146,9 +153,9 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
             for (i, m) in turns.enumerated() {
                 var content = m.content
                 if i == 0, let system { content = "<<SYS>>\n\(system)\n<</SYS>>\n\n" + content }
-                if m.role == "user" {
+                if m.role == .user {
                     out += bos + "[INST] \(Self.trim(content)) [/INST]"
-                } else if m.role == "assistant" {
+                } else if m.role == .assistant {
                     out += " \(Self.trim(content)) " + eos
                 }
             }
@@ -156,10 +163,10 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
             let (system, turns) = Self.splitSystem(messages)
             out += bos
             for (i, m) in turns.enumerated() {
-                if m.role == "user" {
+                if m.role == .user {
                     let prefix = i == 0 ? system.map { $0 + "\n\n" } ?? "" : ""
                     out += " [INST] \(prefix)\(m.content) [/INST]"
-                } else if m.role == "assistant" {
+                } else if m.role == .assistant {
                     out += " \(m.content)" + eos
                 }
             }
@@ -167,20 +174,20 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
             let (system, turns) = Self.splitSystem(messages)
             out += bos
             for (i, m) in turns.enumerated() {
-                let role = m.role == "assistant" ? "model" : m.role
+                let role = m.role == .assistant ? "model" : m.role.rawValue
                 let prefix = i == 0 ? system.map { $0 + "\n\n" } ?? "" : ""
                 out += "<start_of_turn>\(role)\n\(prefix)\(Self.trim(m.content))<end_of_turn>\n"
             }
             if addGenerationPrompt { out += "<start_of_turn>model\n" }
         case .zephyr:
             for (i, m) in messages.enumerated() {
-                if ["user", "system", "assistant"].contains(m.role) { out += "<|\(m.role)|>\n\(m.content)\(eos)\n" }
+                out += "<|\(m.role.rawValue)|>\n\(m.content)\(eos)\n"
                 if i == messages.count - 1 && addGenerationPrompt { out += "<|assistant|>\n" }
             }
         case .phi3:
-            for m in messages where ["user", "system", "assistant"].contains(m.role) {
-                if m.role == "system" && m.content.isEmpty { continue }
-                out += "<|\(m.role)|>\n\(m.content)<|end|>\n"
+            for m in messages {
+                if m.role == .system && m.content.isEmpty { continue }
+                out += "<|\(m.role.rawValue)|>\n\(m.content)<|end|>\n"
             }
             out += addGenerationPrompt ? "<|assistant|>\n" : eos
         }
@@ -197,7 +204,7 @@ public struct ChatTemplate: Codable, Sendable, Hashable {
 
     /// A leading system message, and the rest.
     private static func splitSystem(_ messages: [ChatMessage]) -> (String?, ArraySlice<ChatMessage>) {
-        if let first = messages.first, first.role == "system" { return (first.content, messages.dropFirst()) }
+        if let first = messages.first, first.role == .system { return (first.content, messages.dropFirst()) }
         return (nil, messages[...])
     }
 
