@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import AudioIO
+import Compute
 import Foundation
 import Logging
 import SpeechPipeline
@@ -97,6 +98,7 @@ struct Harkd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        exitWithoutLibraryDestructors()  // see Compute/CPU/ProcessExit.swift
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

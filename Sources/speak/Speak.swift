@@ -119,6 +119,7 @@ struct Speak: AsyncParsableCommand {
     }
 
     func run() async throws {
+        exitWithoutLibraryDestructors()  // see Compute/CPU/ProcessExit.swift
         do {
             try await speak()
         } catch let error as ExitCode {

@@ -91,6 +91,7 @@ struct Transcribe: ParsableCommand {
     }
 
     func run() throws {
+        exitWithoutLibraryDestructors()  // see Compute/CPU/ProcessExit.swift
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let store = try ModelStore()
         let stt = try store.resolve(model, kind: .stt)

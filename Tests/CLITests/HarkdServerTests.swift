@@ -239,6 +239,17 @@ struct HarkdServerTests {
         let audio = try Data(contentsOf: URL(fileURLWithPath: wav))
         #expect(audio.starts(with: Data("RIFF".utf8)) && audio.count > 22_050, "\(audio.count) bytes")
 
+        // The chat API answers from the in-process model harkd loaded for its assistant.
+        let chat = try await Self.client(
+            "openai_client.py",
+            [
+                "--port", "\(http)", "--api-key", Self.apiKey, "chat", #"[{"role": "user", "content": "Say hello."}]"#,
+                "--max-tokens", "8", "--temperature", "0",
+            ])
+        #expect(chat["object"] as? String == "chat.completion", "\(chat)")
+        #expect((chat["text"] as? String)?.isEmpty == false, "\(chat)")
+        #expect((chat["usage"] as? [String: Any])?["completion_tokens"] as? Int ?? 0 > 0, "\(chat)")
+
         let refused = try await Self.client("openai_client.py", ["--port", "\(http)", "error-auth"])
         #expect(refused["status"] as? Int == 401, "\(refused)")
 

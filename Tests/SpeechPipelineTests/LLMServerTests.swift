@@ -112,6 +112,7 @@ struct LLMServerTests {
             EndToEndTests.silence(1) + (try EndToEndTests.recording("cmu_pocketsphinx_goforward.wav"))
             + EndToEndTests.silence(3)
         let run = try await e2e.run(input) { config in
+            config.llm.enabled = true  // run(_:) turns the language model off unless a test asks for one
             config.llm.url = server.url
             config.llm.model = "smollm2"
             config.llm.maxTokens = 60

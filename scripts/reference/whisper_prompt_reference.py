@@ -14,10 +14,9 @@ Run it in the reference venv (scripts/reference-env; it has faster-whisper):
 import argparse
 import json
 import pathlib
-import wave
 
-import numpy as np
 from faster_whisper import WhisperModel
+from whisper_reference import read_wav  # the script beside this one
 
 CLIP = "fleurs_en_us_test_001.wav"
 PROMPT = "In German, the polite word Sie is capitalized."
@@ -33,13 +32,6 @@ TOKEN_PROMPTS = [
     "日本語のテキスト and naïve résumé 🙂 <|endoftext|>",
     "x",
 ]
-
-
-def read_wav(path):
-    with wave.open(str(path)) as w:
-        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2, path
-        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    return pcm.astype(np.float32) / 32768.0
 
 
 def main():
