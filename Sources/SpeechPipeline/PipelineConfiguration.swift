@@ -29,6 +29,9 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
     public var intentsFile: String?
     /// CPU threads for the models (nil: all cores).
     public var threads: Int?
+    /// The compute backend of the Piper decoder, Whisper and the VAD (`cpu`, `rknpu`; the Piper encoder stays on the
+    /// CPU by design, and each op the backend declines runs there). The language model's is `llm.backend`.
+    public var backend = "cpu"
     /// Speaking rate: above 1 speaks slower (nil: the voice's own).
     public var lengthScale: Float?
     /// Runs capture and playback against each other by sample counts instead of letting each device pace itself:
@@ -148,6 +151,9 @@ public struct PipelineConfiguration: Codable, Sendable, Equatable {
         try check(llm.maxTokens > 0, "llm.maxTokens must be more than 0")
         try check(llm.contextLength >= 64, "llm.contextLength must be at least 64")
         try check(
+            ComputeEngine.backendNames.contains(backend),
+            "backend must be one of \(ComputeEngine.backendNames.joined(separator: ", "))")
+        try check(
             ComputeEngine.backendNames.contains(llm.backend),
             "llm.backend must be one of \(ComputeEngine.backendNames.joined(separator: ", "))")
         if let threads { try check(threads >= 1, "threads must be at least 1") }
@@ -224,6 +230,7 @@ extension PipelineConfiguration {
         llm = try c.decodeIfPresent(LLMSettings.self, forKey: .llm) ?? d.llm
         intentsFile = try c.decodeIfPresent(String.self, forKey: .intentsFile) ?? d.intentsFile
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? d.backend
         lengthScale = try c.decodeIfPresent(Float.self, forKey: .lengthScale) ?? d.lengthScale
         virtualTime = try c.decodeIfPresent(Bool.self, forKey: .virtualTime) ?? d.virtualTime
         servers = try c.decodeIfPresent(ServerSettings.self, forKey: .servers) ?? d.servers

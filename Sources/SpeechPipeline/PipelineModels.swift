@@ -89,9 +89,14 @@ public struct PipelineModels: Sendable {
     {
         let logger = Logger(label: "hark.models")
         let intents = try IntentMatcher(path: configuration.intentsFile)
-        let engine = ComputeEngine(threads: configuration.threads)
         func unavailable(_ what: String, _ error: any Error) -> PipelineError {
             PipelineError(.modelUnavailable, "\(what): \(error)")
+        }
+        let engine: ComputeEngine
+        do {
+            engine = try ComputeEngine(backendNamed: configuration.backend, threads: configuration.threads)
+        } catch {
+            throw unavailable("backend \(configuration.backend)", error)
         }
         let store: ModelStore
         do {
@@ -99,7 +104,7 @@ public struct PipelineModels: Sendable {
         } catch {
             throw unavailable("cannot open the model store", error)
         }
-        var summary: [String] = []
+        var summary = ["backend \(engine.backend.name) for the Piper decoder, Whisper and the VAD"]
 
         // The voice: a catalog name, or a .onnx file with its .onnx.json beside it (as `speak -m`).
         let synthesizer: SpeechSynthesizer

@@ -130,7 +130,7 @@ struct Harkd: AsyncParsableCommand {
         if let alsaConfig { settings.alsaConfigFile = alsaConfig }
         if let voice { settings.voice = voice }
         if let sttModel { settings.sttModel = sttModel }
-        languageModel.apply(to: &settings.llm)
+        languageModel.apply(to: &settings)
         if let wakePhrase { settings.wakePhrase = wakePhrase.isEmpty ? nil : wakePhrase }
         if noBargeIn { settings.bargeIn = false }
         if let intents { settings.intentsFile = intents }

@@ -20,7 +20,12 @@ struct LanguageModelOptions: ParsableArguments {
     @Option(help: "Model name sent to the language-model server.")
     var llmModel: String?
 
-    @Option(help: "Compute backend of the in-process language model: cpu or rknpu.")
+    @Option(
+        help: """
+            Compute backend of the models: cpu, or rknpu (RK3588 NPU through librknnrt.so, or the library \
+            HARK_RKNN_LIB names) for the Piper decoder, Whisper, the VAD and the in-process language model; the Piper \
+            encoder stays on the CPU, and ops the backend declines run there.
+            """)
     var backend: String?
 
     func validate() throws {
@@ -31,6 +36,12 @@ struct LanguageModelOptions: ParsableArguments {
     }
 
     /// Applies the options over the config file's settings.
+    func apply(to settings: inout PipelineConfiguration) {
+        if let backend { settings.backend = backend }
+        apply(to: &settings.llm)
+    }
+
+    /// Applies the options about the language model over the config file's settings.
     func apply(to llm: inout PipelineConfiguration.LLMSettings) {
         if let model {
             llm.enabled = model != "off"
