@@ -21,8 +21,19 @@ struct Project: ParsableCommand {
             """)
     var voice = "joe"
 
-    @Option(help: "fp16 matmul throughput of one NPU core through the matmul API, GFLOP/s (user reports: ~10).")
-    var npuGflops = 10.0
+    @Option(
+        help: """
+            Operand type on the NPU: fp16 (what the rknpu backend does today) or int8 (weights per channel and \
+            activations per row quantized to 8 bits: half the bytes of A, N padded to 32, twice the throughput).
+            """)
+    var precision = "fp16"
+
+    @Option(
+        help: """
+            Matmul throughput of one NPU core through the matmul API, GFLOP/s or GOP/s (user reports: ~10 fp16, \
+            ~20 int8; default by --precision).
+            """)
+    var npuGflops: Double?
 
     @Option(help: "NPU cores the work is split over.")
     var cores = 3
@@ -42,6 +53,11 @@ struct Project: ParsableCommand {
             throw ValidationError(
                 "unknown --voice '\(voice)' (known: \(HiFiGAN.named.keys.sorted().joined(separator: ", ")))")
         }
+        guard precision == "fp16" || precision == "int8" else {
+            throw ValidationError("unknown --precision '\(precision)' (fp16 or int8)")
+        }
+        let int8 = precision == "int8"
+        let npuGflops = self.npuGflops ?? (int8 ? 20 : 10)
         let ops = shape.ops(frames: frames)
         let audioSeconds = Double(frames * 256) / 22050
         print(
@@ -50,8 +66,11 @@ struct Project: ParsableCommand {
         print("Assumptions (research/backends.md §1, §5; override with the options):")
         print(
             String(
-                format: "  NPU fp16 matmul %.1f GFLOP/s per core × %d cores (user-measured matmul API, not peak)",
-                npuGflops, cores))
+                format: "  NPU %@ matmul %.1f GFLOP/s per core × %d cores (user-measured matmul API, not peak)",
+                precision, npuGflops, cores))
+        if int8 {
+            print("  int8: A is 1 byte per element (half fp16's), C int32 as fp32's 4 bytes, N padded to 32 (fp16: 16)")
+        }
         print(
             String(
                 format: "  %.0f µs per rknn_matmul_run (unmeasured), %.0f GB/s DRAM for copies and element-wise ops",
@@ -70,9 +89,10 @@ struct Project: ParsableCommand {
                 let (pk, pn) = RKNPUBackend.padded(k: product.k, n: product.n)
             {
                 let moved = RKNPUBackend.transferBytes(for: op, cores: cores)
-                bytes = Double(moved.toDevice + moved.fromDevice)
+                bytes = Double((int8 ? moved.toDevice / 2 : moved.toDevice) + moved.fromDevice)
                 let tiles = (product.rows + 511) / 512
-                let paddedFlops = 2 * Double(product.rows * pk * pn)  // row padding inside tiles ignored
+                let n = int8 ? (pn + 31) / 32 * 32 : pn
+                let paddedFlops = 2 * Double(product.rows * pk * n)  // row padding inside tiles ignored
                 // Cores run their slices in parallel; copies and per-call costs add up serially.
                 seconds =
                     paddedFlops / (npuGflops * 1e9 * Double(cores)) + bytes / (bandwidth * 1e9)
