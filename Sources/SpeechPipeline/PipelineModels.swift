@@ -164,7 +164,7 @@ public struct PipelineModels: Sendable {
             throw unavailable("Whisper model '\(configuration.sttModel ?? "default")'", error)
         }
 
-        let languageModel = try loadLanguageModel(configuration, store: store, logger: logger)
+        let languageModel = try loadLanguageModel(configuration, store: store, engine: engine, logger: logger)
         if let languageModel {
             summary.append(
                 "LLM \(languageModel.name) \(languageModel.path) (context \(languageModel.contextLength), "
@@ -186,9 +186,10 @@ public struct PipelineModels: Sendable {
     }
 
     /// The in-process model `configuration.llm` asks for; nil when the LLM is off, served by a URL, or the default
-    /// model is not installed.
+    /// model is not installed. It shares `engine` (the other models') when it asks for the same backend, rather than
+    /// opening that backend a second time.
     private static func loadLanguageModel(
-        _ configuration: PipelineConfiguration, store: ModelStore, logger: Logger
+        _ configuration: PipelineConfiguration, store: ModelStore, engine shared: ComputeEngine, logger: Logger
     ) throws(PipelineError) -> LoadedLanguageModel? {
         let llm = configuration.llm
         guard llm.enabled, llm.url?.isEmpty ?? true else { return nil }
@@ -203,11 +204,13 @@ public struct PipelineModels: Sendable {
             }
             throw PipelineError(.modelUnavailable, "language model '\(llm.localModel ?? "default")': \(error)")
         }
-        let engine: ComputeEngine
-        do {
-            engine = try ComputeEngine(backendNamed: llm.backend, threads: configuration.threads)
-        } catch {
-            throw PipelineError(.modelUnavailable, "language model backend: \(error)")
+        var engine = shared
+        if llm.backend != shared.backend.name {
+            do {
+                engine = try ComputeEngine(backendNamed: llm.backend, threads: configuration.threads)
+            } catch {
+                throw PipelineError(.modelUnavailable, "language model backend: \(error)")
+            }
         }
         return try LoadedLanguageModel(
             path: resolved.location.path, name: resolved.name, engine: engine, contextLength: llm.contextLength)
