@@ -54,15 +54,15 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
 
         // MARK: Libraries
-        /** Block-quantized dot products in C with x86 AVX2 / Arm NEON intrinsics (chosen at run time), which Swift's SIMD
-            types cannot express (byte multiply-add): the CPU backend's LLM decoding kernels. */
-        .target(name: "CQuantKernels"),
+        /** CPU feature probes and hand-vectorised C kernels (AVX-512 bodies chosen at run time, which a Swift module
+            built for Haswell cannot hold), and the choice of OpenBLAS's kernels for the CPU. */
+        .target(name: "CKernels"),
         /** Tensor value type and the model-file readers (ONNX, CTranslate2, GGUF). */
         .target(name: "Tensors"),
         /** The backend layer: ops, `Backend`, weight preparation, dispatch with CPU fallback, the CPU backend. */
         .target(
             name: "Compute",
-            dependencies: ["Tensors", "COpenBLAS", "CQuantKernels", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensors", "COpenBLAS", "CKernels", .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimise),
         /** Model catalogs (voices/, Resources/models/) and the data directory models are fetched into. */
         .target(

@@ -1,0 +1,9 @@
+// Hand-vectorised C kernels and CPU feature probes for the CPU backend. Kernels with AVX-512 bodies are
+// chosen at run time, so the package still builds for, and runs on, any x86-64 or AArch64 CPU.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+/// 1 when this CPU and OS run AVX-512 F/VL/BW/DQ code and the user has not turned it off with
+/// HARK_CPU_KERNELS=avx2 (the portable Swift kernels then run).
+int hark_cpu_has_avx512(void);
