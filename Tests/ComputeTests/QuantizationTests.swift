@@ -87,6 +87,38 @@ struct QuantizationTests {
         }
     }
 
+    @Test(
+        "both matrix-vector kernels (portable Swift, AVX-512 C) match the reference",
+        arguments: [DType.q4_0, .q4_1, .q8_0]
+    )
+    func matrixVectorKernels(dtype: DType) throws {
+        var rng = SeededRandom(seed: 7)
+        let kernels = QuantizedMatrix.vectorC ? [false, true] : [false]
+        for (m, k, n) in [(1, 576, 97), (3, 64, 1), (4, 1536, 130), (2, 32, 2)] {
+            let w = Quantization.quantize(rng.tensor([n, k], scale: 0.3).floats(), shape: [n, k], as: dtype)
+            let x = rng.tensor([m, k])
+            let bias = rng.tensor([n])
+            let rw = PreparedWeight(original: w, use: .linear, cpu: w, native: w, nativeBackend: "reference")
+            var ref = Tensor(zeros: [m, n])
+            try ReferenceBackend().linear(x, weight: rw, bias: bias, into: &ref)
+            for useC in kernels {
+                var out = Tensor(zeros: [m, n])
+                w.withUnsafeBytes { wp in
+                    x.withUnsafeFloats { xp in
+                        out.withUnsafeMutableFloats { yp in
+                            QuantizedMatrix.matrixVector(
+                                w: wp.baseAddress!, dtype: dtype, rows: n, cols: k, x: xp.baseAddress!, count: m,
+                                bias: bias, y: yp.baseAddress!, threads: 3, useC: useC)
+                        }
+                    }
+                }
+                #expect(
+                    OpParity.compare(out, ref).nmse < OpParity.Tolerance.products,
+                    "\(dtype) \(m)×\(k)→\(n) \(useC ? "C" : "Swift")")
+            }
+        }
+    }
+
     @Test("the CPU's k-quant linear matches the reference, decode and prefill", arguments: [DType.q4_K, .q6_K])
     func kQuantLinearMatchesReference(dtype: DType) throws {
         var rng = SeededRandom(seed: 6)

@@ -1,5 +1,6 @@
 import COpenBLAS
 import Foundation
+import Synchronization
 import Tensors
 
 #if canImport(Glibc)
@@ -18,14 +19,27 @@ public struct CPUBackend: Backend {
     public let threads: Int
 
     /// - Parameter threads: cores to use; nil uses every active core. OpenBLAS's thread count is
-    ///   process-wide, so only an explicit count changes it (a user's `-t`); a default backend leaves it as
-    ///   OpenBLAS found it (all cores, or `OPENBLAS_NUM_THREADS`).
+    ///   process-wide, so only an explicit count changes it (a user's `-t`), and only the first one a process
+    ///   asks for (see `blasThreads`); a default backend leaves it as OpenBLAS found it (all cores, or
+    ///   `OPENBLAS_NUM_THREADS`).
     public init(threads: Int? = nil) {
         let n = threads ?? System.activeProcessorCount
         self.threads = max(1, n)
-        if threads != nil { openblas_set_num_threads(Int32(self.threads)) }
+        if threads != nil {
+            let count = Int32(self.threads)
+            CPUBackend.blasThreads.withLock { chosen in
+                guard chosen == nil else { return }
+                chosen = count
+                openblas_set_num_threads(count)
+            }
+        }
         System.keepLargeAllocations()
     }
+
+    /// The OpenBLAS pool size this process chose. Resizing the pool while another thread is inside a BLAS
+    /// call can crash OpenBLAS 0.3.21 (seen as a segfault when parallel tests built backends of different
+    /// sizes), so the first explicit count stays; later backends still size their own kernels' threads.
+    private static let blasThreads = Mutex<Int32?>(nil)
 
     public func supports(_ op: Op) -> Bool {
         switch op {

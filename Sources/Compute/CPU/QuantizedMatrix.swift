@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Tensors
 
@@ -52,11 +53,18 @@ enum QuantizedMatrix {
     /// q8_0's bytes are moved to the top of their word (q · 2²⁴ as a signed integer).
     static let q8Scale = [Float](repeating: Float(sign: .plus, exponent: -24, significand: 1), count: 32)
 
+    /// Whether the AVX-512 kernels in C run (CKernels/quant.c: wider vectors, natural element order).
+    static let vectorC = hark_cpu_has_avx512() != 0
+
     static func matrixVector(
         w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
-        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int
+        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int, useC: Bool = vectorC
     ) {
         let blocks = k / 32
+        if useC {
+            matrixVectorC(w: w, dtype: dtype, rows: n, cols: k, x: x, count: m, bias: bias, y: y, threads: threads)
+            return
+        }
         // x in unpacking order, and Σ x over each block of each row of x for the per-block offsets.
         let order = dtype == .q8_0 ? q8Order : q4Order
         var xp = [Float](repeating: 0, count: m * k)
@@ -96,6 +104,37 @@ enum QuantizedMatrix {
                     }
                 }
                 withExtendedLifetime(b) {}
+            }
+        }
+    }
+
+    static func matrixVectorC(
+        w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
+        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let blocks = k / 32
+        let format: Int32 = dtype == .q4_0 ? 0 : dtype == .q4_1 ? 1 : 2
+        var sums = [Float](repeating: 0, count: m * blocks)
+        for i in 0..<(m * blocks) {
+            var sum: Float = 0
+            for e in 0..<32 { sum += x[i * 32 + e] }
+            sums[i] = sum
+        }
+        let rowBytes = blocks * dtype.blockBytes
+        let (ws, xs, ys) = (SharedPointer(w.assumingMemoryBound(to: UInt8.self)), SharedPointer(x), SharedPointer(y))
+        sums.withUnsafeBufferPointer { sp in
+            let ss = SharedPointer(sp.baseAddress!)
+            parallelFor(n, threads: threads, grain: 64) { range in
+                hark_quant_matvec_avx512(
+                    ws.base, rowBytes, format, blocks, xs.base, ss.base, m, ys.base, n, range.lowerBound,
+                    range.upperBound)
+            }
+        }
+        if let bias {
+            bias.toF32().withUnsafeFloats { bp in
+                for i in 0..<m {
+                    for j in 0..<n { y[i * n + j] += bp[j] }
+                }
             }
         }
     }

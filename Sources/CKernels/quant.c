@@ -1,0 +1,92 @@
+// Block-quantized matrix-vector products (quant.h). Two weight rows at a time share each load of x and give the
+// FMA chains independent accumulators; a block's quants are widened to 32-bit lanes and converted to floats
+// (exact), so the only difference from the portable Swift kernel is the order of the f32 sums.
+#include "quant.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
+
+AVX512 static inline float half_at(const uint8_t *p) {
+    uint16_t h;
+    __builtin_memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+// Σ over one block of x · q for a q4 block's 16 quant bytes (element e in the low nibble of byte e, e + 16 in the
+// high nibble), as 16 partial sums.
+AVX512 static inline __m512 q4_block(const uint8_t *qs, __m512 xlo, __m512 xhi) {
+    __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qs));
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(v, _mm512_set1_epi32(0xF)));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4));
+    return _mm512_fmadd_ps(hi, xhi, _mm512_mul_ps(lo, xlo));
+}
+
+AVX512 static inline __m512 q8_block(const uint8_t *qs, __m512 xlo, __m512 xhi) {
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)qs)));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(qs + 16))));
+    return _mm512_fmadd_ps(hi, xhi, _mm512_mul_ps(lo, xlo));
+}
+
+// One x row against weight rows a and b (b may equal a when only one is left).
+AVX512 static inline void rows2(
+    const uint8_t *ra, const uint8_t *rb, int format, size_t blocks, const float *x, const float *sums, float *ya,
+    float *yb) {
+    __m512 acc_a = _mm512_setzero_ps(), acc_b = _mm512_setzero_ps();
+    float shift_a = 0, shift_b = 0;
+    const size_t bytes = format == 0 ? 18 : format == 1 ? 20 : 34;
+    const size_t qoff = format == 2 ? 2 : bytes - 16;
+    for (size_t blk = 0; blk < blocks; blk++) {
+        const uint8_t *ba = ra + blk * bytes, *bb = rb + blk * bytes;
+        const __m512 xlo = _mm512_loadu_ps(x + blk * 32), xhi = _mm512_loadu_ps(x + blk * 32 + 16);
+        const float da = half_at(ba), db = half_at(bb);
+        __m512 sa, sb;
+        if (format == 2) {
+            sa = q8_block(ba + qoff, xlo, xhi);
+            sb = q8_block(bb + qoff, xlo, xhi);
+        } else {
+            sa = q4_block(ba + qoff, xlo, xhi);
+            sb = q4_block(bb + qoff, xlo, xhi);
+            // q4_0: value (q - 8) · d; q4_1: value q · d + m. The offset meets x through the block's sum.
+            if (format == 0) {
+                shift_a -= 8 * da * sums[blk];
+                shift_b -= 8 * db * sums[blk];
+            } else {
+                shift_a += half_at(ba + 2) * sums[blk];
+                shift_b += half_at(bb + 2) * sums[blk];
+            }
+        }
+        acc_a = _mm512_fmadd_ps(sa, _mm512_set1_ps(da), acc_a);
+        acc_b = _mm512_fmadd_ps(sb, _mm512_set1_ps(db), acc_b);
+    }
+    *ya = _mm512_reduce_add_ps(acc_a) + shift_a;
+    *yb = _mm512_reduce_add_ps(acc_b) + shift_b;
+}
+
+AVX512 void hark_quant_matvec_avx512(
+    const uint8_t *w, size_t row_bytes, int format, size_t blocks, const float *x, const float *sums, size_t m,
+    float *y, size_t ldy, size_t j0, size_t j1) {
+    size_t j = j0;
+    for (; j + 1 < j1; j += 2) {
+        for (size_t i = 0; i < m; i++) {
+            rows2(w + j * row_bytes, w + (j + 1) * row_bytes, format, blocks, x + i * blocks * 32,
+                  sums + i * blocks, y + i * ldy + j, y + i * ldy + j + 1);
+        }
+    }
+    for (; j < j1; j++) {
+        for (size_t i = 0; i < m; i++) {
+            float unused;
+            rows2(w + j * row_bytes, w + j * row_bytes, format, blocks, x + i * blocks * 32, sums + i * blocks,
+                  y + i * ldy + j, &unused);
+        }
+    }
+}
+#else
+void hark_quant_matvec_avx512(
+    const uint8_t *w, size_t row_bytes, int format, size_t blocks, const float *x, const float *sums, size_t m,
+    float *y, size_t ldy, size_t j0, size_t j1) {
+    (void)w, (void)row_bytes, (void)format, (void)blocks, (void)x, (void)sums, (void)m, (void)y, (void)ldy;
+    (void)j0, (void)j1;
+}
+#endif
