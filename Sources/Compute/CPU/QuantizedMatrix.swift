@@ -53,15 +53,19 @@ enum QuantizedMatrix {
     /// q8_0's bytes are moved to the top of their word (q · 2²⁴ as a signed integer).
     static let q8Scale = [Float](repeating: Float(sign: .plus, exponent: -24, significand: 1), count: 32)
 
-    /// Whether the AVX-512 kernels in C run (CKernels/quant.c: wider vectors, natural element order).
+    /// Whether the AVX-512 kernels in C can run (CKernels/quant.c: wider vectors, natural element order).
     static let vectorC = hark_cpu_has_avx512() != 0
+
+    /// The C kernel serves the q4 formats (1.3–2× the Swift kernel's bandwidth in `hark-bench quant`); for q8_0
+    /// the Swift kernel measured as fast or faster (576 → 49152: 48–52 GB/s against 30).
+    static func prefersC(_ dtype: DType) -> Bool { vectorC && dtype != .q8_0 }
 
     static func matrixVector(
         w: UnsafeRawPointer, dtype: DType, rows n: Int, cols k: Int, x: UnsafePointer<Float>, count m: Int,
-        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int, useC: Bool = vectorC
+        bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int, useC: Bool? = nil
     ) {
         let blocks = k / 32
-        if useC {
+        if useC ?? prefersC(dtype) {
             matrixVectorC(w: w, dtype: dtype, rows: n, cols: k, x: x, count: m, bias: bias, y: y, threads: threads)
             return
         }
