@@ -165,11 +165,10 @@ public struct LlamaModel: Sendable {
         let positions = (0..<n).map { Int32(past + $0) }
         let scale = 1 / Float(e).squareRoot()
         // Per head: queries [N, E] (rows H·E apart), keys and values [P+N, E] (rows G·E apart); query heads
-        // h·groupSize ..< (h+1)·groupSize share key/value head h, as `matmul` pairs batches.
+        // h·groupSize ..< (h+1)·groupSize share key/value head h, as `attention` pairs batches. The fused op
+        // keeps each head's scores in cache instead of a [H, N, P+N] tensor per call.
         let queryView = MatrixView(batch: heads, rows: n, cols: e, rowStride: heads * e, batchStride: e)
         let cacheView = MatrixView(batch: kvHeads, rows: keyCount, cols: e, rowStride: kvHeads * e, batchStride: e)
-        let scoreView = MatrixView(batch: heads, rows: n, cols: keyCount)
-        var scores = Tensor(zeros: [heads, n, keyCount])
 
         try engine.embedding(tokenEmbedding, ids: tokens, into: &s.x)
         for (i, layer) in layers.enumerated() {
@@ -185,10 +184,9 @@ public struct LlamaModel: Sendable {
                 &s.k, positions: positions, rotaryDim: c.ropeDimensionCount, base: c.ropeFreqBase,
                 freqScale: c.ropeFreqScale, mode: c.ropeMode)
             cache.write(layer: i, keys: s.k, values: s.v, rows: n)
-            try engine.matmul(
-                s.q, queryView, cache.keys[i], cacheView, transposeB: true, alpha: scale, into: &scores, scoreView)
-            try engine.softmax(&scores, causalOffset: past)
-            try engine.matmul(scores, scoreView, cache.values[i], cacheView, into: &s.attended, queryView)
+            try engine.attention(
+                s.q, queryView, cache.keys[i], cacheView, cache.values[i], cacheView, scale: scale,
+                causalOffset: past, into: &s.attended, queryView)
             try engine.linear(s.attended, layer.output, into: &s.out)
             try engine.add(&s.x, s.out)
 

@@ -124,17 +124,12 @@ struct LLM: ParsableCommand {
         try op("linear output head \(d)→\(c.vocabularySize) \(head.dtype)", perToken: 1) {
             try engine.linear(x, head, into: &logits)
         }
-        var scores = Tensor(zeros: [h, 1, p])
+        let query = rng.tensor([1, h * e])
         var attended = Tensor(zeros: [1, h * e])
         let qv = MatrixView(batch: h, rows: 1, cols: e, rowStride: h * e, batchStride: e)
         let kv = MatrixView(batch: g, rows: p, cols: e, rowStride: g * e, batchStride: e)
-        let sv = MatrixView(batch: h, rows: 1, cols: p)
-        try op("matmul q·kᵀ \(h) heads × \(p) keys", perToken: layers) {
-            try engine.matmul(attended, qv, keys, kv, transposeB: true, alpha: 0.125, into: &scores, sv)
-        }
-        try op("softmax \(h)×\(p)", perToken: layers) { try engine.softmax(&scores, causalOffset: p - 1) }
-        try op("matmul p·v \(h) heads × \(p) keys", perToken: layers) {
-            try engine.matmul(scores, sv, keys, kv, into: &attended, qv)
+        try op("attention \(h) heads × \(p) keys (q·kᵀ, softmax, p·v)", perToken: layers) {
+            try engine.attention(query, qv, keys, kv, keys, kv, scale: 0.125, causalOffset: p - 1, into: &attended, qv)
         }
         var y = x
         try op("rms_norm \(d) (×2)", perToken: 2 * layers + 1) { try engine.rmsNorm(&y, gamma: gamma) }
