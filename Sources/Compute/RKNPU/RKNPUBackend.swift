@@ -379,9 +379,13 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
             return (0, 0)
         }
         let slices = RKNPUDevice.split(paddedN: pn, cores: cores, block: precision.nAlignment).count
-        let paddedRows = RKNPUDevice.tiles(rows: rows).reduce(0) { $0 + $1.padded }
-        return (paddedRows * pk * precision.operandBytes * slices, paddedRows * pn * 4)
+        let m = paddedRows(rows)
+        return (m * pk * precision.operandBytes * slices, m * pn * 4)
     }
+
+    /// The rows the NPU computes for a product of `rows` rows: tiles of at most 512, each padded to a power of
+    /// two (see `RKNPUDevice.tiles`).
+    public static func paddedRows(_ rows: Int) -> Int { RKNPUDevice.tiles(rows: rows).reduce(0) { $0 + $1.padded } }
 
     /// The rows, K and N of the product an op becomes on the NPU.
     public static func product(of op: Op) -> (rows: Int, k: Int, n: Int)? {
