@@ -102,12 +102,12 @@ struct Project: ParsableCommand {
             String(
                 format: "\nprojected decoder time %.1f ms for %.2f s of audio: real-time factor %.3f",
                 phase.seconds * 1e3, audioSeconds, phase.seconds / audioSeconds))
-        let fixed = phase.seconds - phase.npuFlops / (npuRate * Double(cores))
-        for target in [1.0, 0.2] where target * audioSeconds > fixed {
-            let needed = phase.npuFlops / (target * audioSeconds - fixed) / Double(cores) / 1e9
+        let fixed = phase.seconds - phase.npuPaddedFlops / (npuRate * Double(cores))
+        for target in [1.0, 0.2, 0.08] where target * audioSeconds > fixed {
+            let needed = phase.npuPaddedFlops / (target * audioSeconds - fixed) / Double(cores) / 1e9
             print(
                 String(
-                    format: "real-time factor %.1f needs %.0f GFLOP/s per NPU core on these products", target, needed))
+                    format: "real-time factor %.2f needs %.0f GFLOP/s per NPU core on these products", target, needed))
         }
         print(String(format: "the same products on the assumed CPU: %.1f ms", phase.npuFlops / (cpuGflops * 1e9) * 1e3))
         print(
@@ -191,6 +191,8 @@ struct Project: ParsableCommand {
     struct Phase {
         var seconds = 0.0
         var npuFlops = 0.0
+        /// What the NPU computes for them, padding included.
+        var npuPaddedFlops = 0.0
     }
 
     /// Projects `ops` op by op and prints a table by op kind and place (unless `quiet`); `npu: false` puts
@@ -217,6 +219,7 @@ struct Project: ParsableCommand {
                     + Double(tiles) * callMicroseconds * 1e-6
                 place = "npu"
                 phase.npuFlops += flops
+                phase.npuPaddedFlops += paddedFlops
             } else if flops > 0 {
                 bytes = Double(Self.weightBytes(op))
                 seconds = max(flops / (cpuGflops * 1e9), bytes / (bandwidth * 1e9))
