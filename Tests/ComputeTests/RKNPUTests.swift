@@ -305,10 +305,15 @@ struct RKNPUTests {
         for r in OpParity.check(npu, cases: cases, tolerance: limit) {
             #expect(r.status == .passed, "\(r)")
         }
-        // The native form is what the precision says: fp16 blocks of 16 columns, or int8 blocks of 32.
-        let w = OpParity.randomWeight(&rng, [64, 64], scale: 0.2, dtype: .q4_1)
-        let native = try #require(try npu.prepare(w, for: .linear))
-        #expect(native.dtype == (precision == .int8 ? .i8 : .f16))
+        // The native form lives in NPU buffers only; the host keeps a one-element handle of its element type.
+        let w = OpParity.randomWeight(&rng, [80, 96], scale: 0.2, dtype: .q4_1)
+        let handle = try #require(try npu.prepare(w, for: .linear))
+        #expect(handle.dtype == (precision == .int8 ? .i8 : .f16) && handle.count == 1)
+        let b = try #require(npu.device.weight(for: handle))
+        // N = 80 pads to 96 in blocks of 32 (int8), to 80 in blocks of 16 (fp16), split over three cores.
+        #expect(b.precision == precision && b.paddedK == 96 && b.n == 80)
+        #expect(b.paddedN == (precision == .int8 ? 96 : 80))
+        #expect(b.slices.map(\.width) == (precision == .int8 ? [32, 32, 32] : [32, 32, 16]))
     }
 
     // MARK: - What stays on the CPU

@@ -157,8 +157,9 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
 
     /// Lays `weight` out as B in native layout — (N/16, K/32, 16, 32) fp16, or (N/32, K/32, 32, 32) int8 with
     /// one scale per column — and copies it into NPU buffers, one slice of N per core. Block-quantized weights
-    /// are dequantized first. Returns the host copy of the native form (its identity finds the NPU buffers at
-    /// run time).
+    /// are dequantized first. Returns a one-element handle of the native element type, not a host copy: the
+    /// native form lives only in NPU buffers (on the RK3588 they share DRAM with the CPU, so a host copy would
+    /// double the memory of every weight), and the handle's identity finds them at run time.
     public func prepare(_ weight: Tensor, for use: WeightUse) throws(ComputeError) -> Tensor? {
         let precision = precision(for: weight.dtype)
         guard Self.takes(weight.dtype), let (k, n, order) = Self.geometry(weight, use),
@@ -191,12 +192,13 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
             }
             native = b
         }
+        let handle = Tensor(zeros: [1], dtype: native.dtype)
         do {
-            try device.upload(native, k: k, n: n, precision: precision, scales: scales)
+            try device.upload(native, k: k, n: n, precision: precision, scales: scales, handle: handle)
         } catch {
             throw ComputeError(.backendFailure, error.message)
         }
-        return native
+        return handle
     }
 
     /// A weight's columns (output channels) quantized symmetrically to int8, each with its own scale: [N, K]
@@ -415,7 +417,7 @@ struct DeviceWeight: @unchecked Sendable {
         let mem: UnsafeMutableRawPointer
     }
 
-    /// Keeps the native tensor's storage alive, so its identity is never reused while registered.
+    /// Keeps the handle's storage alive, so its identity is never reused while registered.
     let storage: TensorStorage
     let k: Int
     let n: Int
@@ -529,7 +531,11 @@ final class RKNPUDevice: Sendable {
     }
 
     /// Copies a native B into one NPU buffer per core slice and registers it under the tensor's storage.
-    func upload(_ native: Tensor, k: Int, n: Int, precision: RKNPUPrecision, scales: [Float]) throws(RKNPUError) {
+    /// `handle` (default: `native` itself) is the tensor whose identity finds the weight later.
+    func upload(
+        _ native: Tensor, k: Int, n: Int, precision: RKNPUPrecision, scales: [Float], handle: Tensor? = nil
+    ) throws(RKNPUError) {
+        let key = handle ?? native
         let block = precision.nAlignment
         let (pk, pn) = (native.shape[1] * 32, native.shape[0] * block)
         let bytesPerColumn = pk * precision.operandBytes
@@ -549,9 +555,9 @@ final class RKNPUDevice: Sendable {
                     core: i, n0: part.n0, width: part.width, columns: min(part.width, n - part.n0), mem: mem))
         }
         let weight = DeviceWeight(
-            storage: native.storage, k: k, n: n, paddedK: pk, paddedN: pn, precision: precision, scales: scales,
+            storage: key.storage, k: k, n: n, paddedK: pk, paddedN: pn, precision: precision, scales: scales,
             slices: slices)
-        weights.withLock { $0[ObjectIdentifier(native.storage)] = weight }
+        weights.withLock { $0[ObjectIdentifier(key.storage)] = weight }
     }
 
     func weight(for native: Tensor) -> DeviceWeight? {
