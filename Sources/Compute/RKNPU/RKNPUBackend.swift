@@ -370,7 +370,6 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
     // MARK: - Profile
 
     /// Bytes written to and read from NPU buffers by `op`: A once per core that takes a slice, C once.
-
     public func transferBytes(for op: Op) -> (toDevice: Int, fromDevice: Int) {
         Self.transferBytes(for: op, cores: cores, precision: Self.weightType(of: op).map(precision(for:)) ?? .float16)
     }
