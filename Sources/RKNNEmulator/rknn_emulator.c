@@ -6,9 +6,9 @@
 //   segmented B layout the SDK uses beyond that is not modelled, so larger K is refused).
 // - Native layouts: A (K/8, M, 8) fp16 or (K/16, M, 16) int8; B (N/16, K/32, 16, 32) fp16 or
 //   (N/32, K/32, 32, 32) int8; C (N/4, M, 4) for 32-bit outputs and (N/8, M, 8) for fp16 outputs.
-// - Arithmetic: fp16 inputs widened to fp32 and summed in fp32 (fp16 output rounds the sum to nearest even);
-//   int8 inputs summed exactly in int32. The hardware's summation order is undocumented, so fp16 results
-//   match a device only within a tolerance.
+// - Arithmetic: fp16 inputs widened to fp32 and summed in fp32 (eight running sums; fp16 output rounds the
+//   sum to nearest even); int8 inputs summed exactly in int32. The hardware's summation order is undocumented,
+//   so fp16 results match a device only within a tolerance.
 #include "rknn_emulator.h"
 
 #include <math.h>
@@ -69,6 +69,17 @@ static uint16_t float_to_half(float value) {
     }
     uint32_t rounded = abs_bits + 0x0fffu + ((abs_bits >> 13) & 1u);
     return sign | (uint16_t)((rounded - 0x38000000u) >> 13);
+}
+
+// An fp32 dot product in eight running sums (K is a multiple of 32), combined pairwise at the end. The
+// hardware's order of summation is undocumented; this one lets the compiler use vector registers.
+static float dot_f32(const float *x, const float *y, size_t K) {
+    float lanes[8] = {0};
+    for (size_t k = 0; k < K; k += 8)
+        for (size_t l = 0; l < 8; l++) lanes[l] += x[k + l] * y[k + l];
+    for (size_t width = 4; width > 0; width /= 2)
+        for (size_t l = 0; l < width; l++) lanes[l] += lanes[l + width];
+    return lanes[0];
 }
 
 // MARK: - Layouts
@@ -241,9 +252,7 @@ int rknn_matmul_run(rknn_matmul_ctx handle) {
             for (size_t k = 0; k < K; k++) wb[n * K + k] = half_to_float(hb[b_index(i, k, n)]);
         for (size_t m = 0; m < M; m++) {
             for (size_t n = 0; n < N; n++) {
-                const float *x = wa + m * K, *y = wb + n * K;
-                float sum = 0;
-                for (size_t k = 0; k < K; k++) sum += x[k] * y[k];
+                float sum = dot_f32(wa + m * K, wb + n * K, K);
                 if (i->type == RKNN_FLOAT16_MM_FLOAT16_TO_FLOAT16)
                     ((uint16_t *)c)[c_index(i, m, n)] = float_to_half(sum);
                 else
@@ -253,14 +262,29 @@ int rknn_matmul_run(rknn_matmul_ctx handle) {
         free(wa);
         free(wb);
     } else {
+        // Gather A (row-major) and B (column-major) once; integer sums are exact in any order.
+        int16_t *wa = malloc(M * K * sizeof(int16_t));
+        int16_t *wb = malloc(N * K * sizeof(int16_t));
+        if (wa == NULL || wb == NULL) {
+            free(wa);
+            free(wb);
+            return RKNN_ERR_MALLOC_FAIL;
+        }
         const int8_t *qa = (const int8_t *)a, *qb = (const int8_t *)b;
+        for (size_t m = 0; m < M; m++)
+            for (size_t k = 0; k < K; k++) wa[m * K + k] = qa[a_index(i, m, k)];
+        for (size_t n = 0; n < N; n++)
+            for (size_t k = 0; k < K; k++) wb[n * K + k] = qb[b_index(i, k, n)];
         for (size_t m = 0; m < M; m++) {
             for (size_t n = 0; n < N; n++) {
+                const int16_t *x = wa + m * K, *y = wb + n * K;
                 int32_t sum = 0;
-                for (size_t k = 0; k < K; k++) sum += (int32_t)qa[a_index(i, m, k)] * (int32_t)qb[b_index(i, k, n)];
+                for (size_t k = 0; k < K; k++) sum += (int32_t)x[k] * (int32_t)y[k];
                 ((int32_t *)c)[c_index(i, m, n)] = sum;
             }
         }
+        free(wa);
+        free(wb);
     }
     return RKNN_SUCC;
 }

@@ -6,25 +6,47 @@ import Foundation
 /// RK3588 from its op list, where the `rknpu` backend would place each op, and throughput and bandwidth
 /// figures from research/backends.md. Every figure it uses is printed, so the projection can be redone
 /// with measured ones (`--npu-gflops` etc.) once a board is at hand.
+/// A cost model, not a measurement: projects the RK3588 time of synthesizing (Piper's HiFi-GAN decoder),
+/// transcribing (Whisper tiny, one 30 s window) and generating (SmolLM2-135M: the prompt, then the reply token by
+/// token) from each workload's op list, where the `rknpu` backend would place each op, and throughput and
+/// bandwidth figures from research/backends.md. Every figure it uses is printed, so the projection can be redone
+/// with measured ones (`--npu-gflops` etc.) once a board is at hand.
 struct Project: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Projects RK3588 time for Piper's decoder from its op counts (a cost model, not a measurement).")
+        abstract: "Projects RK3588 time of speaking, transcribing and generating (a cost model, not a measurement).")
 
-    @Option(help: "Latent frames to decode (256 samples each; 86 ≈ 1 s at 22.05 kHz).")
+    @Option(
+        help: """
+            What to project: speak (Piper's decoder), transcribe (Whisper tiny: one 30 s window and its \
+            transcript) or generate (SmolLM2-135M Q4_1: a prompt, then a reply).
+            """)
+    var workload = "speak"
+
+    @Option(help: "speak: latent frames to decode (256 samples each; 86 ≈ 1 s at 22.05 kHz).")
     var frames = 86
 
     @Option(
         help: """
-            Decoder architecture: 'joe' (the default voice en_US-joe-medium: 256 channels, three upsamplers, \
+            speak: decoder architecture: 'joe' (the default voice en_US-joe-medium: 256 channels, three upsamplers, \
             ResBlock2 with kernels 3, 5, 7) or 'medium-v1' (512 channels, four upsamplers, ResBlock1 with kernels \
             3, 7, 11 and dilations 1, 3, 5).
             """)
     var voice = "joe"
 
+    @Option(help: "transcribe: tokens the decoder generates for the window (after a 3-token prompt).")
+    var transcriptTokens = 30
+
+    @Option(help: "generate: prompt tokens (the chat template around a short question is about 40).")
+    var promptTokens = 40
+
+    @Option(help: "generate: reply tokens, decoded one at a time (on the CPU: the NPU declines one-row products).")
+    var replyTokens = 64
+
     @Option(
         help: """
-            Operand type on the NPU: fp16 (what the rknpu backend does today) or int8 (weights per channel and \
-            activations per row quantized to 8 bits: half the bytes of A, N padded to 32, twice the throughput).
+            Operand type on the NPU: fp16 or int8 (weights per channel and activations per row quantized to 8 bits: \
+            half the bytes of A, N padded to 32, twice the throughput). The rknpu backend sends float weights as \
+            fp16 and quantized ones as RKNPUBackend.defaultQuantizedWeights.
             """)
     var precision = "fp16"
 
@@ -42,64 +64,165 @@ struct Project: ParsableCommand {
     var callMicroseconds = 100.0
 
     @Option(
-        help: "Memory bandwidth for copies to and from NPU buffers and for element-wise ops, GB/s (17–22 measured).")
+        help: """
+            Memory bandwidth for copies to and from NPU buffers, element-wise ops and the weights a CPU product \
+            reads, GB/s (17–22 measured).
+            """)
     var bandwidth = 20.0
 
     @Option(help: "fp32 throughput of the four A76 cores on the products the NPU declines, GFLOP/s (an assumption).")
     var cpuGflops = 40.0
 
+    var npuPrecision: RKNPUPrecision { precision == "int8" ? .int8 : .float16 }
+
     func run() throws {
+        guard precision == "fp16" || precision == "int8" else {
+            throw ValidationError("unknown --precision '\(precision)' (fp16 or int8)")
+        }
+        switch workload {
+        case "speak": try speak()
+        case "transcribe": transcribe()
+        case "generate": generate()
+        default: throw ValidationError("unknown --workload '\(workload)' (speak, transcribe or generate)")
+        }
+    }
+
+    func speak() throws {
         guard let shape = HiFiGAN.named[voice] else {
             throw ValidationError(
                 "unknown --voice '\(voice)' (known: \(HiFiGAN.named.keys.sorted().joined(separator: ", ")))")
         }
-        guard precision == "fp16" || precision == "int8" else {
-            throw ValidationError("unknown --precision '\(precision)' (fp16 or int8)")
-        }
-        let int8 = precision == "int8"
-        let npuGflops = self.npuGflops ?? (int8 ? 20 : 10)
-        let ops = shape.ops(frames: frames)
         let audioSeconds = Double(frames * 256) / 22050
         print(
             "Cost model: Piper HiFi-GAN decoder '\(voice)', \(frames) frames = "
                 + String(format: "%.2f s of audio at 22.05 kHz", audioSeconds))
+        printAssumptions()
+        let phase = project(shape.ops(frames: frames))
+        print(
+            String(
+                format: "\nprojected decoder time %.1f ms for %.2f s of audio: real-time factor %.3f",
+                phase.seconds * 1e3, audioSeconds, phase.seconds / audioSeconds))
+        let fixed = phase.seconds - phase.npuPaddedFlops / (npuRate * Double(cores))
+        for target in [1.0, 0.2, 0.08] where target * audioSeconds > fixed {
+            let needed = phase.npuPaddedFlops / (target * audioSeconds - fixed) / Double(cores) / 1e9
+            print(
+                String(
+                    format: "real-time factor %.2f needs %.0f GFLOP/s per NPU core on these products", target, needed))
+        }
+        print(String(format: "the same products on the assumed CPU: %.1f ms", phase.npuFlops / (cpuGflops * 1e9) * 1e3))
+        print(
+            "Paroli, for comparison (published, different method): RK3588 CPU RTF ≈ 0.65 for all of Piper; NPU decoder")
+        print("≈ 4.3× faster than the RK3588 CPU; third-party hybrid CPU+NPU RTF ≈ 0.13 (research/backends.md §2).")
+    }
+
+    func transcribe() {
+        print(
+            "Cost model: Whisper tiny (f16 weights), one 30 s window: the encoder (1500 positions), then a 3-token "
+                + "prompt and \(transcriptTokens) tokens decoded one at a time")
+        printAssumptions()
+        let ops = WhisperTinyOps()
+        print("encoder and the decoder's cross-attention keys and values:")
+        let encoder = project(ops.encoder() + ops.crossKeysAndValues())
+        print("\ndecoder (prompt, then \(transcriptTokens) tokens):")
+        let decoder = project(ops.decoder(prompt: 3, tokens: transcriptTokens))
+        let total = encoder.seconds + decoder.seconds
+        print(
+            String(
+                format: "\nprojected: encoder %.0f ms, decoder %.0f ms (%.1f ms per token); %.0f ms per 30 s window, "
+                    + "real-time factor %.3f for a full window", encoder.seconds * 1e3, decoder.seconds * 1e3,
+                decoder.seconds * 1e3 / Double(max(transcriptTokens, 1)), total * 1e3, total / 30))
+        let cpuEncoder = project(ops.encoder() + ops.crossKeysAndValues(), npu: false, quiet: true)
+        print(String(format: "the encoder with every product on the assumed CPU: %.0f ms", cpuEncoder.seconds * 1e3))
+        print(
+            "useful-transformers, for comparison (published, research/backends.md §1): tiny.en ≈ 30× real time on "
+                + "RK3588 (real-time factor ≈ 0.03)")
+    }
+
+    func generate() {
+        print(
+            "Cost model: SmolLM2-135M-Instruct Q4_1: a \(promptTokens)-token prompt (products on the NPU), then "
+                + "\(replyTokens) reply tokens decoded one at a time (one-row products: on the CPU by design)")
+        printAssumptions()
+        let ops = SmolLM2Ops()
+        print("prompt:")
+        let prompt = project(ops.forward(tokens: promptTokens, past: 0))
+        print("\nreply (\(replyTokens) tokens):")
+        let reply = project((0..<replyTokens).flatMap { ops.forward(tokens: 1, past: promptTokens + $0) })
+        let perToken = reply.seconds / Double(max(replyTokens, 1))
+        print(
+            String(
+                format:
+                    "\nprojected: prompt %.0f ms (first token after %.0f ms), %.1f ms per reply token (%.0f tokens/s)"
+                    + ", %.2f s for the whole reply", prompt.seconds * 1e3, (prompt.seconds + perToken) * 1e3,
+                perToken * 1e3, 1 / perToken, prompt.seconds + reply.seconds))
+        let cpuPrompt = project(ops.forward(tokens: promptTokens, past: 0), npu: false, quiet: true)
+        print(
+            String(
+                format: "the prompt with every product on the assumed CPU: %.0f ms; research/backends.md §5 measured "
+                    + "llama.cpp CPU decoding 5–8 tokens/s for 4B models (this model is 30× smaller)",
+                cpuPrompt.seconds * 1e3))
+    }
+
+    // MARK: - The model
+
+    var npuRate: Double { (npuGflops ?? (npuPrecision == .int8 ? 20 : 10)) * 1e9 }
+
+    func printAssumptions() {
         print("Assumptions (research/backends.md §1, §5; override with the options):")
         print(
             String(
                 format: "  NPU %@ matmul %.1f GFLOP/s per core × %d cores (user-measured matmul API, not peak)",
-                precision, npuGflops, cores))
-        if int8 {
+                precision, npuRate / 1e9, cores))
+        if npuPrecision == .int8 {
             print("  int8: A is 1 byte per element (half fp16's), C int32 as fp32's 4 bytes, N padded to 32 (fp16: 16)")
         }
         print(
             String(
                 format: "  %.0f µs per rknn_matmul_run (unmeasured), %.0f GB/s DRAM for copies and element-wise ops",
                 callMicroseconds, bandwidth))
-        print(String(format: "  CPU %.0f GFLOP/s fp32 for declined products (assumed, 4× Cortex-A76)", cpuGflops))
-        print("  element-wise ops (leaky ReLU, residual adds) run on the CPU, bandwidth-bound\n")
+        print(
+            String(
+                format: "  CPU %.0f GFLOP/s fp32 for declined products (assumed, 4× Cortex-A76), or the time to read "
+                    + "their weights at that bandwidth when longer (one-row products)", cpuGflops))
+        print("  element-wise ops, norms and attention run on the CPU\n")
+    }
 
-        var rows: [String: (count: Int, flops: Double, bytes: Double, seconds: Double, place: String)] = [:]
-        var total = 0.0
+    /// One phase's projection: its total, and the products the NPU took (for "what would it need" lines).
+    struct Phase {
+        var seconds = 0.0
+        var npuFlops = 0.0
+        /// What the NPU computes for them, padding included.
+        var npuPaddedFlops = 0.0
+    }
+
+    /// Projects `ops` op by op and prints a table by op kind and place (unless `quiet`); `npu: false` puts
+    /// every product on the CPU.
+    func project(_ ops: [Op], npu: Bool = true, quiet: Bool = false) -> Phase {
+        var rows: [String: (count: Int, flops: Double, bytes: Double, seconds: Double)] = [:]
+        var phase = Phase()
         for op in ops {
-            let flops = 2 * Double(op.multiplyAccumulates)
+            let flops = Self.flops(op)
             let seconds: Double
             var bytes = 0.0
             let place: String
-            if RKNPUBackend.takes(op), let product = RKNPUBackend.product(of: op),
-                let (pk, pn) = RKNPUBackend.padded(k: product.k, n: product.n)
+            if npu, RKNPUBackend.takes(op, precision: npuPrecision), let product = RKNPUBackend.product(of: op),
+                let (pk, pn) = RKNPUBackend.padded(k: product.k, n: product.n, precision: npuPrecision)
             {
-                let moved = RKNPUBackend.transferBytes(for: op, cores: cores)
-                bytes = Double((int8 ? moved.toDevice / 2 : moved.toDevice) + moved.fromDevice)
+                let moved = RKNPUBackend.transferBytes(for: op, cores: cores, precision: npuPrecision)
+                bytes = Double(moved.toDevice + moved.fromDevice)
                 let tiles = (product.rows + 511) / 512
-                let n = int8 ? (pn + 31) / 32 * 32 : pn
-                let paddedFlops = 2 * Double(product.rows * pk * n)  // row padding inside tiles ignored
+                // The backend pads K, N and each tile's rows (to a power of two): the NPU computes the padding too.
+                let paddedFlops = 2 * Double(RKNPUBackend.paddedRows(product.rows) * pk * pn)
                 // Cores run their slices in parallel; copies and per-call costs add up serially.
                 seconds =
-                    paddedFlops / (npuGflops * 1e9 * Double(cores)) + bytes / (bandwidth * 1e9)
+                    paddedFlops / (npuRate * Double(cores)) + bytes / (bandwidth * 1e9)
                     + Double(tiles) * callMicroseconds * 1e-6
                 place = "npu"
+                phase.npuFlops += flops
+                phase.npuPaddedFlops += paddedFlops
             } else if flops > 0 {
-                seconds = flops / (cpuGflops * 1e9)
+                bytes = Double(Self.weightBytes(op))
+                seconds = max(flops / (cpuGflops * 1e9), bytes / (bandwidth * 1e9))
                 place = "cpu"
             } else {
                 bytes = Double(Self.elementBytes(op))
@@ -107,32 +230,40 @@ struct Project: ParsableCommand {
                 place = "cpu"
             }
             let key = "\(op.name) on \(place)"
-            let r = rows[key, default: (0, 0, 0, 0, place)]
-            rows[key] = (r.count + 1, r.flops + flops, r.bytes + bytes, r.seconds + seconds, place)
-            total += seconds
+            let r = rows[key, default: (0, 0, 0, 0)]
+            rows[key] = (r.count + 1, r.flops + flops, r.bytes + bytes, r.seconds + seconds)
+            phase.seconds += seconds
         }
+        guard !quiet else { return phase }
         print("op kind                     count     GFLOP    MB moved   projected ms")
         for (key, r) in rows.sorted(by: { $0.value.seconds > $1.value.seconds }) {
             print(
                 key.padding(toLength: 26, withPad: " ", startingAt: 0)
                     + String(format: "%6d %9.2f %11.1f %14.1f", r.count, r.flops / 1e9, r.bytes / 1e6, r.seconds * 1e3))
         }
-        print(
-            String(
-                format: "\nprojected decoder time %.1f ms for %.2f s of audio: real-time factor %.3f", total * 1e3,
-                audioSeconds, total / audioSeconds))
-        let npuFlops = rows.values.filter { $0.place == "npu" }.reduce(0.0) { $0 + $1.flops }
-        let fixed = total - npuFlops / (npuGflops * 1e9 * Double(cores))
-        for target in [1.0, 0.2] where target * audioSeconds > fixed {
-            let needed = npuFlops / (target * audioSeconds - fixed) / Double(cores) / 1e9
-            print(
-                String(
-                    format: "real-time factor %.1f needs %.0f GFLOP/s per NPU core on these products", target, needed))
+        return phase
+    }
+
+    /// Floating-point operations: twice the multiply-accumulates of a product, four per score of attention
+    /// (q·k and p·v).
+    static func flops(_ op: Op) -> Double {
+        switch op {
+        case .attention(let heads, _, let rows, let keys, let headDim, _): 4 * Double(heads * rows * keys * headDim)
+        default: 2 * Double(op.multiplyAccumulates)
         }
-        print(String(format: "the same products on the assumed CPU: %.1f ms", npuFlops / (cpuGflops * 1e9) * 1e3))
-        print(
-            "Paroli, for comparison (published, different method): RK3588 CPU RTF ≈ 0.65 for all of Piper; NPU decoder")
-        print("≈ 4.3× faster than the RK3588 CPU; third-party hybrid CPU+NPU RTF ≈ 0.13 (research/backends.md §2).")
+    }
+
+    /// Bytes of the weight a CPU product reads (a one-row product is bound by them).
+    static func weightBytes(_ op: Op) -> Int {
+        switch op {
+        case .linear(_, let k, let n, let w): w.byteCount(elements: k * n) ?? 4 * k * n
+        case .conv1d(let cin, let cout, let kernel, _, let p, let w):
+            w.byteCount(elements: cout * cin / max(p.groups, 1) * kernel) ?? 0
+        case .convTranspose1d(let cin, let cout, let kernel, _, let p, let w):
+            w.byteCount(elements: cin * cout / max(p.groups, 1) * kernel) ?? 0
+        case .attention(_, let kvHeads, _, let keys, let headDim, _): 2 * kvHeads * keys * headDim * 4
+        default: 0
+        }
     }
 
     /// Bytes an element-wise op reads and writes (f32: read and write each element, plus the operand).
@@ -140,8 +271,103 @@ struct Project: ParsableCommand {
         switch op {
         case .activation(_, let count): 8 * count
         case .binary(_, let count): 12 * count
+        case .rmsNorm(let rows, let n), .softmax(let rows, let n): 8 * rows * n
+        case .layerNorm(let outer, let n, let inner): 8 * outer * n * inner
+        case .rope(let tokens, let heads, let headDim, _): 8 * tokens * heads * headDim
+        case .embedding(_, let dim, let count, let table): count * (4 * dim + (table.byteCount(elements: dim) ?? 0))
         default: 0
         }
+    }
+}
+
+/// Whisper tiny's ops (d 384, 6 heads, 4 + 4 layers, FFN 1536, vocabulary 51864; f16 weights).
+struct WhisperTinyOps {
+    let d = 384, heads = 6, layers = 4, ffn = 1536, vocabulary = 51864, positions = 1500
+
+    /// The conv stem, then per layer: norm, fused QKV, attention, output, MLP.
+    func encoder() -> [Op] {
+        var ops: [Op] = [
+            .conv1d(inChannels: 80, outChannels: d, kernel: 3, length: 3000, params: .init(padding: 1), weight: .f16),
+            .activation(.gelu, count: d * 3000),
+            .conv1d(
+                inChannels: d, outChannels: d, kernel: 3, length: 3000, params: .init(stride: 2, padding: 1),
+                weight: .f16),
+            .activation(.gelu, count: d * positions), .binary(.add, count: d * positions),
+        ]
+        for _ in 0..<layers {
+            ops += [
+                .layerNorm(outer: positions, n: d, inner: 1), .linear(m: positions, k: d, n: 3 * d, weight: .f16),
+                .attention(
+                    heads: heads, kvHeads: heads, rows: positions, keys: positions, headDim: d / heads, causal: false),
+                .linear(m: positions, k: d, n: d, weight: .f16), .binary(.add, count: positions * d),
+            ]
+            ops += mlp(rows: positions)
+        }
+        return ops + [.layerNorm(outer: positions, n: d, inner: 1)]
+    }
+
+    /// Each decoder layer's cross-attention keys and values, computed once per window.
+    func crossKeysAndValues() -> [Op] {
+        Array(repeating: .linear(m: positions, k: d, n: 2 * d, weight: .f16), count: layers)
+    }
+
+    /// The prompt in one call, then one call per token; logits for the last row only.
+    func decoder(prompt: Int, tokens: Int) -> [Op] {
+        var ops = step(rows: prompt, past: 0)
+        for t in 0..<tokens { ops += step(rows: 1, past: prompt + t) }
+        return ops
+    }
+
+    func step(rows n: Int, past: Int) -> [Op] {
+        var ops: [Op] = [.embedding(vocab: vocabulary, dim: d, count: n, table: .f16), .binary(.add, count: n * d)]
+        for _ in 0..<layers {
+            ops += [
+                .layerNorm(outer: n, n: d, inner: 1), .linear(m: n, k: d, n: 3 * d, weight: .f16),
+                .attention(heads: heads, kvHeads: heads, rows: n, keys: past + n, headDim: d / heads, causal: true),
+                .linear(m: n, k: d, n: d, weight: .f16), .binary(.add, count: n * d),
+                .layerNorm(outer: n, n: d, inner: 1), .linear(m: n, k: d, n: d, weight: .f16),
+                .attention(heads: heads, kvHeads: heads, rows: n, keys: positions, headDim: d / heads, causal: false),
+                .linear(m: n, k: d, n: d, weight: .f16), .binary(.add, count: n * d),
+            ]
+            ops += mlp(rows: n)
+        }
+        return ops + [.layerNorm(outer: n, n: d, inner: 1), .linear(m: 1, k: d, n: vocabulary, weight: .f16)]
+    }
+
+    func mlp(rows n: Int) -> [Op] {
+        [
+            .layerNorm(outer: n, n: d, inner: 1), .linear(m: n, k: d, n: ffn, weight: .f16),
+            .activation(.gelu, count: n * ffn), .linear(m: n, k: ffn, n: d, weight: .f16),
+            .binary(.add, count: n * d),
+        ]
+    }
+}
+
+/// SmolLM2-135M's ops as LlamaModel runs them (d 576, 9 heads over 3 key/value heads, 30 layers, FFN 1536,
+/// vocabulary 49152; Q4_1 weights, the tied Q8_0 embedding as the output head).
+struct SmolLM2Ops {
+    let d = 576, heads = 9, kvHeads = 3, headDim = 64, layers = 30, ffn = 1536, vocabulary = 49152
+
+    /// One forward call of `tokens` tokens after `past` cached ones; logits for the last row only.
+    func forward(tokens n: Int, past: Int) -> [Op] {
+        let keys = past + n
+        var ops: [Op] = [.embedding(vocab: vocabulary, dim: d, count: n, table: .q8_0)]
+        for _ in 0..<layers {
+            ops += [
+                .rmsNorm(rows: n, n: d), .linear(m: n, k: d, n: heads * headDim, weight: .q4_1),
+                .linear(m: n, k: d, n: kvHeads * headDim, weight: .q4_1),
+                .linear(m: n, k: d, n: kvHeads * headDim, weight: .q4_1),
+                .rope(tokens: n, heads: heads, headDim: headDim, mode: .interleaved),
+                .rope(tokens: n, heads: kvHeads, headDim: headDim, mode: .interleaved),
+                .matmul(batch: heads, m: n, k: headDim, n: keys, transposeB: true), .softmax(rows: heads * n, n: keys),
+                .matmul(batch: heads, m: n, k: keys, n: headDim, transposeB: false),
+                .linear(m: n, k: heads * headDim, n: d, weight: .q4_1), .binary(.add, count: n * d),
+                .rmsNorm(rows: n, n: d), .linear(m: n, k: d, n: ffn, weight: .q4_1),
+                .linear(m: n, k: d, n: ffn, weight: .q4_1), .activation(.silu, count: n * ffn),
+                .binary(.mul, count: n * ffn), .linear(m: n, k: ffn, n: d, weight: .q4_1), .binary(.add, count: n * d),
+            ]
+        }
+        return ops + [.rmsNorm(rows: 1, n: d), .linear(m: 1, k: d, n: vocabulary, weight: .q8_0)]
     }
 }
 

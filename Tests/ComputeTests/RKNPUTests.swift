@@ -145,6 +145,177 @@ struct RKNPUTests {
         }
     }
 
+    // MARK: - int8
+
+    @Test("int8 B packs into (N/32, K/32, 32, 32) and back, and agrees with the runtime's own converter")
+    func layoutBInt8() throws {
+        var rng = SeededRandom(seed: 21)
+        let (k, n, pk, pn) = (70, 37, 96, 64)
+        let w = (0..<(n * k)).map { _ in Int8(rng.int(-127...127)) }  // [N, K]
+        var native = [Int8](repeating: 1, count: pk * pn)
+        var back = [Int8](repeating: 0, count: n * k)
+        NativeLayout.packBInt8(w, k: k, n: n, paddedK: pk, paddedN: pn, into: &native)
+        NativeLayout.unpackBInt8(native, k: k, n: n, paddedK: pk, into: &back)
+        #expect(back == w)
+        // The documented index: block (n/32, k/32), row n%32, column k%32; padding is zero.
+        #expect(native[(40 / 32) * 3 * 1024 + 0 * 1024 + (40 % 32) * 32 + 5] == 0)
+        #expect(native[(33 / 32) * 3 * 1024 + (65 / 32) * 1024 + (33 % 32) * 32 + 65 % 32] == w[33 * k + 65])
+        #expect(native.count(where: { $0 != 0 }) == w.count(where: { $0 != 0 }))
+
+        // The runtime converts row-major (K, N) with K and N already aligned.
+        var kn = [Int8](repeating: 0, count: pk * pn)
+        for c in 0..<n { for r in 0..<k { kn[r * pn + c] = w[c * k + r] } }
+        var theirs = [Int8](repeating: 0, count: pk * pn)
+        let convert = try #require(try Self.emulated(cores: 1).device.runtime.normalToNative)
+        let info = MatmulInfo(m: 1, k: pk, n: pn, type: RKNN.int8ToInt32)
+        #expect(convert(&kn, &theirs, Int32(pk), Int32(pn), info.bytes) == 0)
+        #expect(theirs == native)
+    }
+
+    @Test("int8 A packs into (K/16, M, 16) and back; int32 C unpacks from (N/4, M, 4) and scales back")
+    func layoutACInt8() {
+        var rng = SeededRandom(seed: 22)
+        let (rows, k, mb, pk) = (5, 40, 8, 64)
+        let q = (0..<(rows * k)).map { _ in Int8(rng.int(-127...127)) }
+        var a = [Int8](repeating: 9, count: pk * mb)
+        NativeLayout.packAInt8(q, rows: rows, k: k, rowStride: k, paddedM: mb, paddedK: pk, into: &a)
+        for m in 0..<mb {
+            for kk in 0..<pk {
+                #expect(a[(kk / 16) * mb * 16 + m * 16 + kk % 16] == (m < rows && kk < k ? q[m * k + kk] : 0))
+            }
+        }
+        var back = [Int8](repeating: 0, count: rows * k)
+        NativeLayout.unpackAInt8(a, rows: rows, k: k, paddedM: mb, into: &back)
+        #expect(back == q)
+
+        let n = 8
+        let c = (0..<(n * mb)).map { Int32($0 * 1000 - 20_000) }
+        var rowsOfC = [Int32](repeating: 0, count: rows * n)
+        NativeLayout.unpackCInt32(c, rows: rows, n: n, paddedM: mb, into: &rowsOfC)
+        for m in 0..<rows {
+            for col in 0..<n { #expect(rowsOfC[m * n + col] == c[(col / 4) * mb * 4 + m * 4 + col % 4]) }
+        }
+        let rowScales = (0..<mb).map { Float($0 + 1) / 64 }
+        let columnScales = (0..<n).map { Float($0 + 1) / 8 }
+        var scaled = [Float](repeating: 0, count: n * mb)
+        NativeLayout.dequantizeC(c, n: n, paddedM: mb, rowScales: rowScales, columnScales: columnScales, into: &scaled)
+        for i in 0..<(n * mb) {
+            let (col, m) = ((i / (mb * 4)) * 4 + i % 4, (i / 4) % mb)
+            #expect(scaled[i] == Float(c[i]) * columnScales[col] * rowScales[m])
+        }
+    }
+
+    @Test("quantizing A per row and B per column: the largest magnitude maps to ±127, zero rows stay zero")
+    func int8Quantization() {
+        let x: [Float] = [0.5, -2, 1.5, 0] + [0, 0, 0, 0]  // two rows of 4; the second all zero
+        var scales = [Float](repeating: -1, count: 8)
+        var a = [Int8](repeating: 9, count: 32 * 8)
+        NativeLayout.quantizeA(x, rows: 2, k: 4, rowStride: 4, paddedM: 8, paddedK: 32, scales: &scales, into: &a)
+        #expect(scales[0] == 2 / 127 && scales[1] == 1)
+        #expect(Array(a[0..<4]) == [32, -127, 95, 0] && Array(a[16..<20]) == [0, 0, 0, 0])
+        let w: [Float] = [1, -4, 2, 0.5]  // [N = 2, K = 2]
+        let (q, columnScales) = RKNPUBackend.quantizeColumns(w, .nk, k: 2, n: 2)
+        #expect(q == [32, -127, 127, 32] && columnScales == [4 / 127, 2 / 127])
+    }
+
+    @Test(
+        "every model product shape as int8 × int8 → int32 on the runtime is bit-exact with integer arithmetic",
+        arguments: ["piper", "whisper", "smollm2"])
+    func int8ModelShapes(family: String) throws {
+        let npu = try Self.emulated()
+        #expect(npu.int8Available)
+        var rng = SeededRandom(seed: 31)
+        let cases =
+            switch family {
+            case "piper": OpParity.piperDecoderCases(&rng)
+            case "whisper": OpParity.whisperTinyCases(&rng)
+            default: OpParity.smolLM2Cases(&rng)
+            }
+        var exact = 0
+        for c in cases {
+            let (rows, k, n) = try #require(RKNPUBackend.product(of: c.op))
+            guard let (pk, pn) = RKNPUBackend.padded(k: k, n: n, precision: .int8) else {
+                // conv_post (32→1) only: padding N to 32 would be 32× the work.
+                #expect(c.op.name == "conv1d" && c.op.description.contains("32→1"), "\(c.op)")
+                continue
+            }
+            let a = (0..<(rows * k)).map { _ in Int8(rng.int(-127...127)) }
+            let b = (0..<(n * k)).map { _ in Int8(rng.int(-127...127)) }  // [N, K]
+            var native = Tensor(zeros: [pn / 32, pk / 32, 32, 32], dtype: .i8)
+            native.withUnsafeMutableBytes { out in
+                NativeLayout.packBInt8(
+                    b, k: k, n: n, paddedK: pk, paddedN: pn, into: out.baseAddress!.assumingMemoryBound(to: Int8.self))
+            }
+            try npu.device.upload(native, k: k, n: n, precision: .int8, scales: [Float](repeating: 1, count: pn))
+            let weight = try #require(npu.device.weight(for: native))
+            let c = try npu.device.integerProduct(a, rows: rows, weight: weight)
+            var expected = [Int32](repeating: 0, count: rows * n)
+            for m in 0..<rows {
+                for col in 0..<n {
+                    var sum: Int32 = 0
+                    for kk in 0..<k { sum &+= Int32(a[m * k + kk]) * Int32(b[col * k + kk]) }
+                    expected[m * n + col] = sum
+                }
+            }
+            #expect(c == expected, "M=\(rows) K=\(k) N=\(n)")
+            if c == expected { exact += 1 }
+        }
+        print("rknpu int8 \(family): \(exact) product shapes bit-exact")
+    }
+
+    @Test(
+        "int8 weights (per channel) and activations (per row) track the CPU reference",
+        arguments: ["piper", "whisper", "smollm2"])
+    func int8Ops(family: String) throws {
+        let npu = try RKNPUBackend(libraryPath: Self.emulatorPath, floatWeights: .int8)
+        var rng = SeededRandom(seed: 7)
+        let cases =
+            switch family {
+            case "piper": OpParity.piperDecoderCases(&rng)
+            case "whisper": OpParity.whisperTinyCases(&rng)
+            default: OpParity.smolLM2Cases(&rng)
+            }
+        let results = OpParity.check(npu, cases: cases, tolerance: Self.int8Tolerance)
+        var worst = 0.0
+        for r in results {
+            switch r.status {
+            case .failed: Issue.record("\(r)")
+            case .passed: worst = max(worst, r.nmse)
+            case .skipped: #expect(r.op.name == "conv1d" && r.op.description.contains("32→1"), "\(r)")
+            }
+        }
+        print("rknpu int8 ops \(family): \(results.filter { $0.status == .passed }.count) shapes, worst NMSE \(worst)")
+    }
+
+    /// NMSE bound for int8 operands: two 8-bit roundings of uniform data cost about 3e-5; Gaussian rows with
+    /// larger peaks more.
+    static let int8Tolerance = 2e-3
+
+    @Test(
+        "block-quantized weights (q4_1, q8_0, q4_K, q6_K) run on the NPU at both precisions",
+        arguments: RKNPUPrecision.allCases)
+    func quantizedWeights(precision: RKNPUPrecision) throws {
+        let npu = try RKNPUBackend(libraryPath: Self.emulatorPath, quantizedWeights: precision)
+        #expect(npu.precision(for: .q4_1) == precision && npu.precision(for: .f32) == .float16)
+        var rng = SeededRandom(seed: 8)
+        let cases = [DType.q4_1, .q8_0, .q4_0, .q4_K, .q6_K].map { dtype in
+            OpParity.linearCase(&rng, m: 9, k: dtype.blockSize == 256 ? 1536 : 576, n: 192, dtype: dtype, bias: false)
+        }
+        let limit = precision == .int8 ? Self.int8Tolerance : OpParity.Tolerance.reducedPrecision
+        for r in OpParity.check(npu, cases: cases, tolerance: limit) {
+            #expect(r.status == .passed, "\(r)")
+        }
+        // The native form lives in NPU buffers only; the host keeps a one-element handle of its element type.
+        let w = OpParity.randomWeight(&rng, [80, 96], scale: 0.2, dtype: .q4_1)
+        let handle = try #require(try npu.prepare(w, for: .linear))
+        #expect(handle.dtype == (precision == .int8 ? .i8 : .f16) && handle.count == 1)
+        let b = try #require(npu.device.weight(for: handle))
+        // N = 80 pads to 96 in blocks of 32 (int8), to 80 in blocks of 16 (fp16), split over three cores.
+        #expect(b.precision == precision && b.paddedK == 96 && b.n == 80)
+        #expect(b.paddedN == (precision == .int8 ? 96 : 80))
+        #expect(b.slices.map(\.width) == (precision == .int8 ? [32, 32, 32] : [32, 32, 16]))
+    }
+
     // MARK: - What stays on the CPU
 
     @Test("misaligned, oversized, grouped, quantized and matrix-vector work is declined")
@@ -154,7 +325,9 @@ struct RKNPUTests {
         #expect(!npu.supports(.linear(m: 13, k: 65, n: 33, weight: .f32)))  // padding would double the work
         #expect(!npu.supports(.linear(m: 8, k: 9000, n: 64, weight: .f32)))  // K beyond 8192
         #expect(!npu.supports(.linear(m: 1, k: 384, n: 384, weight: .f16)))  // matrix-vector
-        #expect(!npu.supports(.linear(m: 8, k: 576, n: 576, weight: .q4_1)))
+        #expect(npu.supports(.linear(m: 8, k: 576, n: 576, weight: .q4_1)))  // dequantized at load
+        #expect(!npu.supports(.linear(m: 1, k: 576, n: 576, weight: .q4_1)))  // decoding stays on the CPU
+        #expect(!npu.supports(.linear(m: 8, k: 576, n: 576, weight: .q5_0)))  // no dequantizer
         #expect(!npu.supports(.matmul(batch: 6, m: 9, k: 64, n: 9, transposeB: true)))
         #expect(!npu.supports(.softmax(rows: 4, n: 4)))
         let grouped = Conv1DParams(stride: 1, padding: 1, groups: 4)

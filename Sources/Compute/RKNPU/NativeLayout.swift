@@ -96,3 +96,117 @@ enum NativeLayout {
         }
     }
 }
+
+// MARK: - int8 operands, int32 results
+
+extension NativeLayout {
+    /// Symmetric 8-bit quantization: the scale that maps the largest magnitude to 127 (1 for all zeros, so a
+    /// zero row or column stays zero), and values rounded to nearest, clamped to ±127 (never −128, so the
+    /// range is symmetric and negation is exact).
+    static func int8Scale(maxMagnitude: Float) -> Float { maxMagnitude > 0 ? maxMagnitude / 127 : 1 }
+
+    @inline(__always)
+    static func quantize(_ value: Float, inverseScale: Float) -> Int8 {
+        Int8(max(-127, min(127, (value * inverseScale).rounded(.toNearestOrEven))))
+    }
+
+    /// B (K × N, given as [N, K] int8 rows) → native (N/32, K/32, 32, 32) int8: each 32×32 block holds, for
+    /// 32 columns n, 32 consecutive k. Padding is zero.
+    static func packBInt8(
+        _ w: UnsafePointer<Int8>, k: Int, n: Int, paddedK: Int, paddedN: Int, into out: UnsafeMutablePointer<Int8>
+    ) {
+        out.initialize(repeating: 0, count: paddedK * paddedN)
+        let kBlocks = paddedK / 32
+        for col in 0..<n {
+            let block = out + (col / 32) * kBlocks * 1024 + (col % 32) * 32
+            let src = w + col * k
+            for kb in 0..<((k + 31) / 32) {
+                (block + kb * 1024).update(from: src + kb * 32, count: min(32, k - kb * 32))
+            }
+        }
+    }
+
+    /// The inverse of `packBInt8`: native → [N, K] int8.
+    static func unpackBInt8(
+        _ b: UnsafePointer<Int8>, k: Int, n: Int, paddedK: Int, into out: UnsafeMutablePointer<Int8>
+    ) {
+        let kBlocks = paddedK / 32
+        for col in 0..<n {
+            let block = b + (col / 32) * kBlocks * 1024 + (col % 32) * 32
+            for row in 0..<k { out[col * k + row] = block[(row / 32) * 1024 + row % 32] }
+        }
+    }
+
+    /// Rows of q [rows, k] int8 (`rowStride` apart) → native A (K/16, M, 16) with M = `paddedM`; rows past
+    /// `rows` and columns past `k` are zero.
+    static func packAInt8(
+        _ q: UnsafePointer<Int8>, rows: Int, k: Int, rowStride: Int, paddedM: Int, paddedK: Int,
+        into out: UnsafeMutablePointer<Int8>
+    ) {
+        for m in 0..<paddedM {
+            let dst = out + m * 16
+            for kb in 0..<(paddedK / 16) {
+                let d = dst + kb * paddedM * 16
+                let start = kb * 16
+                let valid = m < rows ? max(0, min(16, k - start)) : 0
+                if valid > 0 { d.update(from: q + m * rowStride + start, count: valid) }
+                if valid < 16 { (d + valid).initialize(repeating: 0, count: 16 - valid) }
+            }
+        }
+    }
+
+    /// The inverse of `packAInt8`: native (K/16, M, 16) → rows [rows, k] int8.
+    static func unpackAInt8(
+        _ a: UnsafePointer<Int8>, rows: Int, k: Int, paddedM: Int, into out: UnsafeMutablePointer<Int8>
+    ) {
+        for m in 0..<rows {
+            for col in 0..<k { out[m * k + col] = a[(col / 16) * paddedM * 16 + m * 16 + col % 16] }
+        }
+    }
+
+    /// Rows of x [rows, k] f32 → native int8 A, each row quantized with its own scale (written to
+    /// `scales[m]`): the NPU sums exact integer products, and row m of C is scaled back by `scales[m]`
+    /// times the weight's column scale, so a per-row scale costs nothing on the device.
+    static func quantizeA(
+        _ x: UnsafePointer<Float>, rows: Int, k: Int, rowStride: Int, paddedM: Int, paddedK: Int,
+        scales: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Int8>
+    ) {
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: max(1, rows * k))
+        defer { q.deallocate() }
+        for m in 0..<rows {
+            let src = x + m * rowStride
+            var largest: Float = 0
+            for i in 0..<k { largest = max(largest, abs(src[i])) }
+            let scale = int8Scale(maxMagnitude: largest)
+            scales[m] = scale
+            let inverse = 1 / scale
+            for i in 0..<k { q[m * k + i] = quantize(src[i], inverseScale: inverse) }
+        }
+        packAInt8(q, rows: rows, k: k, rowStride: k, paddedM: paddedM, paddedK: paddedK, into: out)
+    }
+
+    /// Native C (N/4, M, 4) int32 → the same layout in f32, c[m, n] · rowScales[m] · columnScales[n], so the
+    /// fp16 path's readers serve the int8 path unchanged. `n` is the padded width (a multiple of 4).
+    static func dequantizeC(
+        _ c: UnsafePointer<Int32>, n: Int, paddedM: Int, rowScales: UnsafePointer<Float>,
+        columnScales: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>
+    ) {
+        for nb in 0..<(n / 4) {
+            let column = UnsafeRawPointer(columnScales + nb * 4).loadUnaligned(as: SIMD4<Float>.self)
+            for m in 0..<paddedM {
+                let i = (nb * paddedM + m) * 4
+                let v = SIMD4<Float>(UnsafeRawPointer(c + i).loadUnaligned(as: SIMD4<Int32>.self))
+                UnsafeMutableRawPointer(out + i).storeBytes(of: v * column * rowScales[m], as: SIMD4<Float>.self)
+            }
+        }
+    }
+
+    /// Native C (N/4, M, 4) int32 → rows [rows, n] int32 (the exact results, for checks).
+    static func unpackCInt32(
+        _ c: UnsafePointer<Int32>, rows: Int, n: Int, paddedM: Int, into out: UnsafeMutablePointer<Int32>
+    ) {
+        for m in 0..<rows {
+            for col in 0..<n { out[m * n + col] = c[(col / 4) * paddedM * 4 + m * 4 + col % 4] }
+        }
+    }
+}

@@ -40,6 +40,13 @@ enum RKNN {
     static let int8ToInt32: Int32 = 2
     static let layoutNative: Int16 = 1
     static let querySDKVersion: Int32 = 5
+    static func typeName(_ type: Int32) -> String {
+        switch type {
+        case float16ToFloat32: "fp16 x fp16 -> fp32"
+        case int8ToInt32: "int8 x int8 -> int32"
+        default: "type \(type)"
+        }
+    }
     /// rknn_core_mask for core i (RK3588 has three).
     static func coreMask(_ core: Int) -> Int32 { Int32(1) << Int32(core) }
 
@@ -176,25 +183,30 @@ struct MatmulKernel: @unchecked Sendable {
     let k: Int
     let n: Int
 
-    /// Creates an M×K×N fp16 → fp32 context on `core` and checks the layouts it reports against the ones
-    /// Hark's converters write (A (K/8, M, 8), B (N/16, K/32, 16, 32), C (N/4, M, 4)).
-    init(runtime r: RKNNRuntime, m: Int, k: Int, n: Int, core: Int) throws(RKNPUError) {
-        let info = MatmulInfo(m: m, k: k, n: n, type: RKNN.float16ToFloat32)
+    /// Creates an M×K×N context of `type` (fp16 × fp16 → fp32 or int8 × int8 → int32) on `core` and checks
+    /// the layouts it reports against the ones Hark's converters write: A (K/8, M, 8) fp16 or (K/16, M, 16)
+    /// int8, B (N/16, K/32, 16, 32) fp16 or (N/32, K/32, 32, 32) int8, C (N/4, M, 4).
+    init(runtime r: RKNNRuntime, m: Int, k: Int, n: Int, type: Int32, core: Int) throws(RKNPUError) {
+        let info = MatmulInfo(m: m, k: k, n: n, type: type)
         let attr = UnsafeMutableRawPointer.allocate(byteCount: RKNN.IOAttr.size, alignment: 8)
         attr.initializeMemory(as: UInt8.self, repeating: 0, count: RKNN.IOAttr.size)
         var context: UInt64 = 0
         let status = r.create(&context, info.bytes, attr)
         guard status == RKNN.success else {
             attr.deallocate()
-            throw RKNPUError(.runtimeFailure, "rknn_matmul_create(M=\(m), K=\(k), N=\(n), fp16) returned \(status)")
+            throw RKNPUError(
+                .runtimeFailure,
+                "rknn_matmul_create(M=\(m), K=\(k), N=\(n), \(RKNN.typeName(type))) returned \(status)")
         }
         func fail(_ message: String) -> RKNPUError {
             _ = r.destroy(context)
             attr.deallocate()
             return RKNPUError(.runtimeFailure, message)
         }
+        let (aw, bw) = type == RKNN.int8ToInt32 ? (16, 32) : (8, 16)
         let expected = [
-            (RKNN.IOAttr.a, [k / 8, m, 8]), (RKNN.IOAttr.b, [n / 16, k / 32, 16, 32]), (RKNN.IOAttr.c, [n / 4, m, 4]),
+            (RKNN.IOAttr.a, [k / aw, m, aw]), (RKNN.IOAttr.b, [n / bw, k / 32, bw, 32]),
+            (RKNN.IOAttr.c, [n / 4, m, 4]),
         ]
         for (offset, dims) in expected where Self.dims(attr + offset) != dims {
             throw fail(
