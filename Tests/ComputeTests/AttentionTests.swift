@@ -66,6 +66,104 @@ struct AttentionTests {
         #expect(diff.nmse <= OpParity.Tolerance.products, "nmse \(diff.nmse), max |err| \(diff.maxAbs)")
     }
 
+    /// One many-rows case: q, k and v read from fused projection rows as the models lay them out, and the
+    /// reference backend's output.
+    struct BlockedCase: Sendable, CustomTestStringConvertible {
+        let heads: Int
+        let kvHeads: Int
+        let rows: Int
+        let keys: Int
+        let e: Int
+        let causalOffset: Int?
+        let q: Tensor
+        let kv: Tensor
+        let reference: Tensor
+
+        var testDescription: String {
+            "\(heads)/\(kvHeads) heads × \(rows) rows × \(keys) keys × \(e), causal \(causalOffset.map(String.init) ?? "no")"
+        }
+
+        var views: (q: MatrixView, k: MatrixView, v: MatrixView, out: MatrixView) {
+            Self.views(heads: heads, kvHeads: kvHeads, rows: rows, keys: keys, e: e)
+        }
+
+        static func views(heads: Int, kvHeads: Int, rows: Int, keys: Int, e: Int) -> (
+            q: MatrixView, k: MatrixView, v: MatrixView, out: MatrixView
+        ) {
+            let (qWidth, kvWidth) = (heads * e, kvHeads * e)
+            return (
+                MatrixView(batch: heads, rows: rows, cols: e, rowStride: qWidth, batchStride: e),
+                MatrixView(batch: kvHeads, rows: keys, cols: e, rowStride: 2 * kvWidth, batchStride: e),
+                MatrixView(
+                    offset: kvWidth, batch: kvHeads, rows: keys, cols: e, rowStride: 2 * kvWidth, batchStride: e),
+                MatrixView(batch: heads, rows: rows, cols: e, rowStride: qWidth, batchStride: e)
+            )
+        }
+
+        init(heads: Int, kvHeads: Int, rows: Int, keys: Int, e: Int, causalOffset: Int?, seed: UInt64) {
+            (self.heads, self.kvHeads, self.rows, self.keys, self.e, self.causalOffset) =
+                (heads, kvHeads, rows, keys, e, causalOffset)
+            var rng = SeededRandom(seed: seed)
+            q = rng.tensor([rows, heads * e])
+            kv = rng.tensor([keys, 2 * kvHeads * e])
+            var out = Tensor(zeros: [rows, heads * e])
+            let (qv, kView, vView, ov) = Self.views(heads: heads, kvHeads: kvHeads, rows: rows, keys: keys, e: e)
+            try? ReferenceBackend().attention(
+                q, qv, kv, kView, kv, vView, scale: 1 / Float(e).squareRoot(), causalOffset: causalOffset,
+                into: &out, ov)
+            reference = out
+        }
+
+        /// The many-rows kernel's output, the C one when `vectorised`.
+        func run(vectorised: Bool) -> Tensor {
+            let (qv, kView, vView, ov) = views
+            var out = Tensor(zeros: [rows, heads * e])
+            q.withUnsafeFloats { qp in
+                kv.withUnsafeFloats { kp in
+                    out.withUnsafeMutableFloats { op in
+                        AttentionKernels.blocked(
+                            q: qp.baseAddress!, qv, k: kp.baseAddress!, kView, v: kp.baseAddress!, vView,
+                            scale: 1 / Float(e).squareRoot(), causalOffset: causalOffset, out: op.baseAddress!, ov,
+                            threads: 2, vectorised: vectorised)
+                    }
+                }
+            }
+            return out
+        }
+    }
+
+    /// Whisper's encoder; key counts off the panel widths (16 and 32); causal offsets that hide every key
+    /// from some rows, or none; grouped heads; rows past several blocks of both kernels (16 and 12).
+    static let blockedCases: [BlockedCase] = [
+        BlockedCase(heads: 6, kvHeads: 6, rows: 1500, keys: 1500, e: 64, causalOffset: nil, seed: 11),
+        BlockedCase(heads: 6, kvHeads: 6, rows: 70, keys: 93, e: 64, causalOffset: 23, seed: 12),
+        BlockedCase(heads: 2, kvHeads: 1, rows: 50, keys: 131, e: 64, causalOffset: nil, seed: 13),
+        BlockedCase(heads: 4, kvHeads: 2, rows: 45, keys: 77, e: 128, causalOffset: -5, seed: 14),
+        BlockedCase(heads: 3, kvHeads: 3, rows: 13, keys: 45, e: 32, causalOffset: 0, seed: 15),
+        BlockedCase(heads: 2, kvHeads: 2, rows: 9, keys: 33, e: 16, causalOffset: 40, seed: 16),
+        BlockedCase(heads: 2, kvHeads: 1, rows: 29, keys: 8, e: 48, causalOffset: nil, seed: 17),
+    ]
+
+    @Test("the portable many-rows kernel matches the reference", arguments: blockedCases)
+    func portableBlocked(_ c: BlockedCase) {
+        let diff = OpParity.compare(c.run(vectorised: false), c.reference)
+        #expect(diff.nmse <= OpParity.Tolerance.products, "nmse \(diff.nmse), max |err| \(diff.maxAbs)")
+    }
+
+    @Test(
+        "the AVX-512 many-rows kernel matches the reference",
+        .enabled(if: AttentionKernels.vectorised, "this CPU has no AVX-512 (or HARK_CPU_KERNELS=avx2)"),
+        arguments: blockedCases)
+    func vectorisedBlocked(_ c: BlockedCase) {
+        let out = c.run(vectorised: true)
+        let diff = OpParity.compare(out, c.reference)
+        #expect(diff.nmse <= OpParity.Tolerance.products, "nmse \(diff.nmse), max |err| \(diff.maxAbs)")
+        // And against the portable kernel: the same products in the same order, so only the softmax's
+        // exp and sums round differently.
+        let portable = OpParity.compare(out, c.run(vectorised: false))
+        #expect(portable.nmse <= OpParity.Tolerance.elementwise, "nmse \(portable.nmse)")
+    }
+
     /// Claims every op but implements none: the protocol's defaults throw `.unsupported`.
     struct ClaimsEverything: Backend {
         let name = "claims-everything"

@@ -1,0 +1,31 @@
+// Fused multi-head attention for many query rows (Whisper's encoder), the AVX-512 form of
+// AttentionKernels.blocked: one call computes one task — a head and a block of query rows — so the Swift
+// side keeps its parallel loop over (head, block).
+#pragma once
+#include <stddef.h>
+
+/// Keys per packed panel: two 16-lane vectors.
+#define HARK_ATTENTION_PANEL 32
+/// Query rows per task, a multiple of the score tile's and the value tile's rows.
+#define HARK_ATTENTION_BLOCK_ROWS 12
+
+/// Floats one key/value head's packed keys take: `keys` rounded up to whole panels, times `e`.
+size_t hark_attention_packed_floats(long keys, long e);
+
+/// Floats of scratch one task needs (scores, their row sums, the query block transposed).
+size_t hark_attention_scratch_floats(long keys, long e);
+
+/// Packs panels [first, first + count) of one head's keys transposed: panel p holds feature c of key
+/// p · 32 + i at [p · 32 · e + c · 32 + i]; keys past `keys` are zero. `k` is key 0, `k_stride` floats apart.
+void hark_attention_pack_keys(
+    const float *k, long k_stride, long keys, long e, long first, long count, float *packed);
+
+/// One task, for CPUs with AVX-512 (call only when hark_cpu_has_avx512()): `rows` (1 ...
+/// HARK_ATTENTION_BLOCK_ROWS) query rows at `q` (`q_stride` apart, `e` features) against one head's packed
+/// keys and its values at `v` (`v_stride` apart, `ev` features, a multiple of 16), written to `out`.
+/// Row i sees keys [0, min(keys, max(0, causal_first + i + 1))) when `causal`, else all of them.
+/// `scratch` holds hark_attention_scratch_floats(keys, e) floats, 64-byte aligned.
+void hark_attention_block_avx512(
+    const float *q, long q_stride, long rows, long e, const float *packed, long keys, const float *v,
+    long v_stride, long ev, float scale, int causal, long causal_first, float *out, long o_stride,
+    float *scratch);
