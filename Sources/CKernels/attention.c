@@ -1,5 +1,6 @@
-// Fused attention for many query rows (attention.h): scores by a 12 × 32 register tile, the softmax of
-// the block's rows while they are in cache, then the value product by a 6 × 64 tile.
+// Fused attention (attention.h). Many query rows: scores by a 12 × 32 register tile, the softmax of the
+// block's rows while they are in cache, then the value product by a 6 × 64 tile. One row: sixteen keys'
+// dot products summed across lanes together, the softmax, then the value product with sums in registers.
 #include "attention.h"
 
 #include <string.h>
@@ -175,6 +176,95 @@ AVX512 void hark_attention_block_avx512(
     }
 }
 
+/// Sixteen values of row `row` from feature c, f16 or f32; `mask` picks the lanes read (the rest are 0).
+AVX512 INLINE __m512 load_row(const void *base, long row, long stride, long c, __mmask16 mask, int half) {
+    if (half) {
+        const unsigned short *p = (const unsigned short *)base + row * stride + c;
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
+    }
+    return _mm512_maskz_loadu_ps(mask, (const float *)base + row * stride + c);
+}
+
+/// Lane i of the result is the sum of a[i]'s sixteen lanes.
+AVX512 INLINE __m512 sum16(const __m512 a[16]) {
+    __m512 s[8], u[4], w[2];
+    // Pairs within 128-bit lanes: [a0+a2, b0+b2, a1+a3, b1+b3] per lane.
+    for (int i = 0; i < 8; i++)
+        s[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+    // Four rows' lane sums per 128-bit lane: [a, b, c, d].
+    for (int i = 0; i < 4; i++)
+        u[i] = _mm512_add_ps(
+            _mm512_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+            _mm512_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    // Then across the 128-bit lanes.
+    for (int i = 0; i < 2; i++)
+        w[i] = _mm512_add_ps(
+            _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+            _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(
+        _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+        _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+AVX512 INLINE void attention_row(
+    const float *q, long e, const void *k, long k_stride, const void *v, long v_stride, long ev, long keys,
+    int half, float scale, float *out, float *s) {
+    __m512 sc = _mm512_set1_ps(scale);
+    // Scores sixteen keys at a time: one vector of partial products per key, then summed across lanes.
+    for (long j0 = 0; j0 < keys; j0 += 16) {
+        long n = keys - j0 < 16 ? keys - j0 : 16;
+        __m512 a[16];
+        for (int i = 0; i < 16; i++) a[i] = _mm512_setzero_ps();
+        for (long c = 0; c < e; c += 16) {
+            __mmask16 m = e - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (e - c)) - 1);
+            __m512 qc = _mm512_maskz_loadu_ps(m, q + c);
+            // A short last group repeats its last key; those lanes are not stored.
+            for (int i = 0; i < 16; i++)
+                a[i] = _mm512_fmadd_ps(qc, load_row(k, i < n ? j0 + i : keys - 1, k_stride, c, m, half), a[i]);
+        }
+        __mmask16 keep = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+        _mm512_mask_storeu_ps(s + j0, keep, _mm512_mul_ps(sum16(a), sc));
+    }
+    float inv = softmax_row(s, keys);
+    __m512 iv = _mm512_set1_ps(inv);
+    // The value product 64 columns at a time, even and odd keys in separate sums (eight FMA chains).
+    for (long c0 = 0; c0 < ev; c0 += 64) {
+        __mmask16 m[4];
+        for (int x = 0; x < 4; x++) {
+            long left = ev - c0 - 16 * x;
+            m[x] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        }
+        __m512 a0[4], a1[4];
+        for (int x = 0; x < 4; x++) a0[x] = a1[x] = _mm512_setzero_ps();
+        long j = 0;
+        for (; j + 2 <= keys; j += 2) {
+            __m512 b0 = _mm512_set1_ps(s[j]), b1 = _mm512_set1_ps(s[j + 1]);
+            for (int x = 0; x < 4; x++) {
+                if (!m[x]) continue;
+                a0[x] = _mm512_fmadd_ps(b0, load_row(v, j, v_stride, c0 + 16 * x, m[x], half), a0[x]);
+                a1[x] = _mm512_fmadd_ps(b1, load_row(v, j + 1, v_stride, c0 + 16 * x, m[x], half), a1[x]);
+            }
+        }
+        if (j < keys) {
+            __m512 b0 = _mm512_set1_ps(s[j]);
+            for (int x = 0; x < 4; x++)
+                if (m[x]) a0[x] = _mm512_fmadd_ps(b0, load_row(v, j, v_stride, c0 + 16 * x, m[x], half), a0[x]);
+        }
+        for (int x = 0; x < 4; x++)
+            if (m[x]) _mm512_mask_storeu_ps(out + c0 + 16 * x, m[x], _mm512_mul_ps(_mm512_add_ps(a0[x], a1[x]), iv));
+    }
+}
+
+AVX512 void hark_attention_row_avx512(
+    const float *q, long e, const void *k, long k_stride, const void *v, long v_stride, long ev, long keys,
+    int half, float scale, float *out, float *scratch) {
+    // Two copies, so the element type is a constant inside each.
+    if (half)
+        attention_row(q, e, k, k_stride, v, v_stride, ev, keys, 1, scale, out, scratch);
+    else
+        attention_row(q, e, k, k_stride, v, v_stride, ev, keys, 0, scale, out, scratch);
+}
+
 #else
 
 // Never called off x86-64 (hark_cpu_has_avx512() is 0 there); defined so the symbol links everywhere.
@@ -184,6 +274,13 @@ void hark_attention_block_avx512(
     float *scratch) {
     (void)q, (void)q_stride, (void)rows, (void)e, (void)packed, (void)keys, (void)v, (void)v_stride;
     (void)ev, (void)scale, (void)causal, (void)causal_first, (void)out, (void)o_stride, (void)scratch;
+}
+
+void hark_attention_row_avx512(
+    const float *q, long e, const void *k, long k_stride, const void *v, long v_stride, long ev, long keys,
+    int half, float scale, float *out, float *scratch) {
+    (void)q, (void)e, (void)k, (void)k_stride, (void)v, (void)v_stride, (void)ev, (void)keys, (void)half;
+    (void)scale, (void)out, (void)scratch;
 }
 
 #endif

@@ -91,6 +91,26 @@ struct Ops: ParsableCommand {
                 "attention whisper enc 6×1500×1500×64", t, flops: 2.0 * Double(heads * rows * rows * 2 * e),
                 sgemm: timeSgemm(m: rows, k: e, n: rows))
         }
+        // A decoder step's cross-attention: one row per head against the encoder's 1500 keys and values,
+        // f32 (float32) and f16 (int8's cache); sgemm is the same-shape sgemv.
+        for dtype in [DType.f32, .f16] {
+            let (keys, heads, e) = (1500, 6, 64)
+            let width = heads * e
+            let q = rng.tensor([1, width])
+            let kv = rng.tensor([keys, 2 * width], dtype: dtype)
+            let qv = MatrixView(batch: heads, rows: 1, cols: e, rowStride: width, batchStride: e)
+            let kView = MatrixView(batch: heads, rows: keys, cols: e, rowStride: 2 * width, batchStride: e)
+            let vView = MatrixView(
+                offset: width, batch: heads, rows: keys, cols: e, rowStride: 2 * width, batchStride: e)
+            var y = Tensor(zeros: [1, width])
+            let scale = 1 / Float(e).squareRoot()
+            let t = time {
+                try? engine.attention(q, qv, kv, kView, kv, vView, scale: scale, causalOffset: nil, into: &y, qv)
+            }
+            report(
+                "attention whisper dec cross 6×1×1500×64 \(dtype)", t, flops: 2.0 * Double(heads * keys * 2 * e),
+                sgemm: timeSgemm(m: 1, k: e, n: keys))
+        }
 
         // Convolutions: Whisper's stem, then HiFi-GAN medium over one second of audio (86 frames).
         let convs: [(String, Int, Int, Int, Int, Conv1DParams)] = [

@@ -1,6 +1,6 @@
-// Fused multi-head attention for many query rows (Whisper's encoder), the AVX-512 form of
-// AttentionKernels.blocked: one call computes one task — a head and a block of query rows — so the Swift
-// side keeps its parallel loop over (head, block).
+// Fused multi-head attention, the AVX-512 forms of AttentionKernels' two paths: many query rows (Whisper's
+// encoder; one call per task, a head and a block of rows) and one row (decoding; one call per head and row),
+// so the Swift side keeps its parallel loops.
 #pragma once
 #include <stddef.h>
 
@@ -29,3 +29,10 @@ void hark_attention_block_avx512(
     const float *q, long q_stride, long rows, long e, const float *packed, long keys, const float *v,
     long v_stride, long ev, float scale, int causal, long causal_first, float *out, long o_stride,
     float *scratch);
+
+/// One query row against `keys` keys (≥ 1) of one head, for CPUs with AVX-512 (decoding: few rows, keys
+/// read once, so unpacked): q has `e` features; k and v rows are `k_stride` and `v_stride` elements apart,
+/// f16 when `half` else f32; `ev` any width. `scratch` holds keys + 16 floats.
+void hark_attention_row_avx512(
+    const float *q, long e, const void *k, long k_stride, const void *v, long v_stride, long ev, long keys,
+    int half, float scale, float *out, float *scratch);

@@ -7,8 +7,9 @@ import CKernels
 /// rows — computes its scores with a 4 × 16 register tile (a broadcast query feature times two 8-wide key
 /// vectors: eight FMAs per feature), takes the softmax of its score rows while they are in cache, and
 /// multiplies them into v with a 4 × 16 tile of the output. Tasks run in parallel over (head, block).
-/// On CPUs with AVX-512 the many-rows path is CKernels' attention.c instead: the same design with 16-lane
-/// vectors, 32-key panels and larger register tiles (12 × 32 scores, 6 × 64 outputs).
+/// On CPUs with AVX-512 both paths run CKernels' attention.c instead: many rows by the same design with
+/// 16-lane vectors, 32-key panels and larger register tiles (12 × 32 scores, 6 × 64 outputs); one row by
+/// sixteen keys' dot products at a time and the value product summed in registers.
 /// Few rows (decoding a token): one dot product per key read straight from k, no packing, since the
 /// keys are read once.
 enum AttentionKernels {
@@ -19,7 +20,7 @@ enum AttentionKernels {
     static let blockRows = 16
     /// Rows per head from which packing the keys pays for itself.
     static let packedFrom = 8
-    /// Whether the many-rows path runs the AVX-512 C kernel (probed once; HARK_CPU_KERNELS=avx2 says no).
+    /// Whether the AVX-512 C kernels run (probed once; HARK_CPU_KERNELS=avx2 says no).
     static let vectorised = hark_cpu_has_avx512() != 0
 
     static func run(
@@ -58,10 +59,11 @@ enum AttentionKernels {
     }
 
     /// Few rows with k and v in f16 when `half` (a decoder's cross-attention cache: half the bytes per token).
+    /// `vectorised` runs each row with the AVX-512 C kernel (tests run both).
     static func rowwise(
         q: UnsafePointer<Float>, _ qv: MatrixView, k: UnsafeRawPointer, _ kv: MatrixView, v: UnsafeRawPointer,
         _ vv: MatrixView, half: Bool, scale: Float, causalOffset: Int?, out: UnsafeMutablePointer<Float>,
-        _ ov: MatrixView, threads: Int
+        _ ov: MatrixView, threads: Int, vectorised: Bool = vectorised
     ) {
         let (rows, e, keys, ev) = (qv.rows, qv.cols, kv.rows, vv.cols)
         let group = qv.batch / kv.batch
@@ -70,7 +72,7 @@ enum AttentionKernels {
         let vs = SharedPointer(v.assumingMemoryBound(to: UInt8.self))
         let (qs, os) = (SharedPointer(q), SharedPointer(out))
         parallelFor(qv.batch * rows, threads: threads, grain: 1) { range in
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: keys + ev)
+            let s = UnsafeMutablePointer<Float>.allocate(capacity: keys + max(ev, 16))
             defer { s.deallocate() }
             let acc = s + keys
             for task in range {
@@ -85,6 +87,11 @@ enum AttentionKernels {
                 let qrow = UnsafePointer(qs.base + qv.offset + h * qv.batchStride + r * qv.rowStride)
                 let kbase = UnsafeRawPointer(ks.base + (kv.offset + kb * kv.batchStride) * size)
                 let vbase = UnsafeRawPointer(vs.base + (vv.offset + vv.batchStride * kb) * size)
+                if vectorised {
+                    hark_attention_row_avx512(
+                        qrow, e, kbase, kv.rowStride, vbase, vv.rowStride, ev, keep, half ? 1 : 0, scale, orow, s)
+                    continue
+                }
                 acc.update(repeating: 0, count: ev)
                 if half {
                     for j in 0..<keep { s[j] = scale * dot(qrow, halves: kbase + j * kv.rowStride * 2, e) }
