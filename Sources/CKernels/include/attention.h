@@ -32,7 +32,7 @@ void hark_attention_block_avx512(
 
 /// One query row against `keys` keys (≥ 1) of one head, for CPUs with AVX-512 (decoding: few rows, keys
 /// read once, so unpacked): q has `e` features; k and v rows are `k_stride` and `v_stride` elements apart,
-/// f16 when `half` else f32; `ev` any width. `scratch` holds keys + 16 floats.
+/// f16 when `half` else f32; `ev` any width. `scratch` holds `keys` floats.
 void hark_attention_row_avx512(
     const float *q, long e, const void *k, long k_stride, const void *v, long v_stride, long ev, long keys,
     int half, float scale, float *out, float *scratch);

@@ -7,11 +7,12 @@ import CKernels
 /// rows — computes its scores with a 4 × 16 register tile (a broadcast query feature times two 8-wide key
 /// vectors: eight FMAs per feature), takes the softmax of its score rows while they are in cache, and
 /// multiplies them into v with a 4 × 16 tile of the output. Tasks run in parallel over (head, block).
+/// Few rows (decoding a token): one dot product per key read straight from k, no packing, since the
+/// keys are read once.
+///
 /// On CPUs with AVX-512 both paths run CKernels' attention.c instead: many rows by the same design with
 /// 16-lane vectors, 32-key panels and larger register tiles (12 × 32 scores, 6 × 64 outputs); one row by
 /// sixteen keys' dot products at a time and the value product summed in registers.
-/// Few rows (decoding a token): one dot product per key read straight from k, no packing, since the
-/// keys are read once.
 enum AttentionKernels {
     typealias Lanes = SIMD8<Float>
     /// Keys per packed panel: two 8-wide vectors.
@@ -72,7 +73,7 @@ enum AttentionKernels {
         let vs = SharedPointer(v.assumingMemoryBound(to: UInt8.self))
         let (qs, os) = (SharedPointer(q), SharedPointer(out))
         parallelFor(qv.batch * rows, threads: threads, grain: 1) { range in
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: keys + max(ev, 16))
+            let s = UnsafeMutablePointer<Float>.allocate(capacity: keys + ev)
             defer { s.deallocate() }
             let acc = s + keys
             for task in range {
