@@ -70,6 +70,48 @@ struct Ops: ParsableCommand {
             report("linear \(label)", t, flops: 2.0 * Double(m * k * n), sgemm: timeSgemm(m: m, k: k, n: n))
         }
 
+        // Whisper's encoder self-attention over a 30 s window: 6 heads of 1500 × 1500 × 64 read from the
+        // fused qkv rows, as the encoder calls it (HARK_CPU_KERNELS=avx2 times the portable kernel).
+        do {
+            let (rows, heads, e) = (1500, 6, 64)
+            let width = heads * e
+            let qkv = rng.tensor([rows, 3 * width])
+            func view(_ part: Int) -> MatrixView {
+                MatrixView(
+                    offset: part * width, batch: heads, rows: rows, cols: e, rowStride: 3 * width, batchStride: e)
+            }
+            var y = Tensor(zeros: [rows, width])
+            let ov = MatrixView(batch: heads, rows: rows, cols: e, rowStride: width, batchStride: e)
+            let scale = 1 / Float(e).squareRoot()
+            let t = time {
+                try? engine.attention(
+                    qkv, view(0), qkv, view(1), qkv, view(2), scale: scale, causalOffset: nil, into: &y, ov)
+            }
+            report(
+                "attention whisper enc 6×1500×1500×64", t, flops: 2.0 * Double(heads * rows * rows * 2 * e),
+                sgemm: timeSgemm(m: rows, k: e, n: rows))
+        }
+        // A decoder step's cross-attention: one row per head against the encoder's 1500 keys and values,
+        // f32 (float32) and f16 (int8's cache); sgemm is the same-shape sgemv.
+        for dtype in [DType.f32, .f16] {
+            let (keys, heads, e) = (1500, 6, 64)
+            let width = heads * e
+            let q = rng.tensor([1, width])
+            let kv = rng.tensor([keys, 2 * width], dtype: dtype)
+            let qv = MatrixView(batch: heads, rows: 1, cols: e, rowStride: width, batchStride: e)
+            let kView = MatrixView(batch: heads, rows: keys, cols: e, rowStride: 2 * width, batchStride: e)
+            let vView = MatrixView(
+                offset: width, batch: heads, rows: keys, cols: e, rowStride: 2 * width, batchStride: e)
+            var y = Tensor(zeros: [1, width])
+            let scale = 1 / Float(e).squareRoot()
+            let t = time {
+                try? engine.attention(q, qv, kv, kView, kv, vView, scale: scale, causalOffset: nil, into: &y, qv)
+            }
+            report(
+                "attention whisper dec cross 6×1×1500×64 \(dtype)", t, flops: 2.0 * Double(heads * keys * 2 * e),
+                sgemm: timeSgemm(m: 1, k: e, n: keys))
+        }
+
         // Convolutions: Whisper's stem, then HiFi-GAN medium over one second of audio (86 frames).
         let convs: [(String, Int, Int, Int, Int, Conv1DParams)] = [
             ("whisper conv1  80→384 k3 L3000", 80, 384, 3, 3000, Conv1DParams(padding: 1)),

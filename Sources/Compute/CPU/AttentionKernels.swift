@@ -1,3 +1,5 @@
+import CKernels
+
 /// Multi-head attention on the CPU without a [heads, rows, keys] score matrix in memory.
 ///
 /// Many query rows (Whisper's encoder: 1500 per head): each key/value head's keys are first packed
@@ -7,6 +9,10 @@
 /// multiplies them into v with a 4 × 16 tile of the output. Tasks run in parallel over (head, block).
 /// Few rows (decoding a token): one dot product per key read straight from k, no packing, since the
 /// keys are read once.
+///
+/// On CPUs with AVX-512 both paths run CKernels' attention.c instead: many rows by the same design with
+/// 16-lane vectors, 32-key panels and larger register tiles (12 × 32 scores, 6 × 64 outputs); one row by
+/// sixteen keys' dot products at a time and the value product summed in registers.
 enum AttentionKernels {
     typealias Lanes = SIMD8<Float>
     /// Keys per packed panel: two 8-wide vectors.
@@ -15,6 +21,8 @@ enum AttentionKernels {
     static let blockRows = 16
     /// Rows per head from which packing the keys pays for itself.
     static let packedFrom = 8
+    /// Whether the AVX-512 C kernels run (probed once; HARK_CPU_KERNELS=avx2 says no).
+    static let vectorised = hark_cpu_has_avx512() != 0
 
     static func run(
         q: UnsafePointer<Float>, _ qv: MatrixView, k: UnsafePointer<Float>, _ kv: MatrixView, v: UnsafePointer<Float>,
@@ -52,10 +60,11 @@ enum AttentionKernels {
     }
 
     /// Few rows with k and v in f16 when `half` (a decoder's cross-attention cache: half the bytes per token).
+    /// `vectorised` runs each row with the AVX-512 C kernel (tests run both).
     static func rowwise(
         q: UnsafePointer<Float>, _ qv: MatrixView, k: UnsafeRawPointer, _ kv: MatrixView, v: UnsafeRawPointer,
         _ vv: MatrixView, half: Bool, scale: Float, causalOffset: Int?, out: UnsafeMutablePointer<Float>,
-        _ ov: MatrixView, threads: Int
+        _ ov: MatrixView, threads: Int, vectorised: Bool = vectorised
     ) {
         let (rows, e, keys, ev) = (qv.rows, qv.cols, kv.rows, vv.cols)
         let group = qv.batch / kv.batch
@@ -79,6 +88,11 @@ enum AttentionKernels {
                 let qrow = UnsafePointer(qs.base + qv.offset + h * qv.batchStride + r * qv.rowStride)
                 let kbase = UnsafeRawPointer(ks.base + (kv.offset + kb * kv.batchStride) * size)
                 let vbase = UnsafeRawPointer(vs.base + (vv.offset + vv.batchStride * kb) * size)
+                if vectorised {
+                    hark_attention_row_avx512(
+                        qrow, e, kbase, kv.rowStride, vbase, vv.rowStride, ev, keep, half ? 1 : 0, scale, orow, s)
+                    continue
+                }
                 acc.update(repeating: 0, count: ev)
                 if half {
                     for j in 0..<keep { s[j] = scale * dot(qrow, halves: kbase + j * kv.rowStride * 2, e) }
@@ -190,11 +204,18 @@ enum AttentionKernels {
 
     // MARK: - Many rows
 
+    /// The many-rows path; `vectorised` picks the AVX-512 C kernel (tests run both).
     static func blocked(
         q: UnsafePointer<Float>, _ qv: MatrixView, k: UnsafePointer<Float>, _ kv: MatrixView, v: UnsafePointer<Float>,
         _ vv: MatrixView, scale: Float, causalOffset: Int?, out: UnsafeMutablePointer<Float>, _ ov: MatrixView,
-        threads: Int
+        threads: Int, vectorised: Bool = vectorised
     ) {
+        if vectorised {
+            blockedAVX512(
+                q: q, qv, k: k, kv, v: v, vv, scale: scale, causalOffset: causalOffset, out: out, ov,
+                threads: threads)
+            return
+        }
         let (rows, e, keys, ev) = (qv.rows, qv.cols, kv.rows, vv.cols)
         let group = qv.batch / kv.batch
         let panels = (keys + panelWidth - 1) / panelWidth
@@ -267,6 +288,53 @@ enum AttentionKernels {
                     }
                     i += 4
                 }
+            }
+        }
+    }
+
+    /// `blocked` by CKernels' hark_attention_block_avx512, one call per (head, block of rows); only when
+    /// `vectorised` (the CPU runs AVX-512).
+    static func blockedAVX512(
+        q: UnsafePointer<Float>, _ qv: MatrixView, k: UnsafePointer<Float>, _ kv: MatrixView, v: UnsafePointer<Float>,
+        _ vv: MatrixView, scale: Float, causalOffset: Int?, out: UnsafeMutablePointer<Float>, _ ov: MatrixView,
+        threads: Int
+    ) {
+        let (rows, e, keys, ev) = (qv.rows, qv.cols, kv.rows, vv.cols)
+        let group = qv.batch / kv.batch
+        let panel = Int(HARK_ATTENTION_PANEL)
+        let panels = (keys + panel - 1) / panel
+        let headStride = hark_attention_packed_floats(keys, e)
+        // 64-byte alignment: whole cache lines per key vector in the panels and per score row.
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: kv.batch * headStride * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: kv.batch * headStride)
+        defer { packed.deallocate() }
+        let (qs, ks, vs, os, ps) = (
+            SharedPointer(q), SharedPointer(k), SharedPointer(v), SharedPointer(out), SharedPointer(packed)
+        )
+        parallelFor(kv.batch * panels, threads: threads, grain: 8) { range in
+            for t in range {
+                let (h, p) = (t / panels, t % panels)
+                hark_attention_pack_keys(
+                    ks.base + kv.offset + h * kv.batchStride, kv.rowStride, keys, e, p, 1, ps.base + h * headStride)
+            }
+        }
+        let blockRows = Int(HARK_ATTENTION_BLOCK_ROWS)
+        let blocks = (rows + blockRows - 1) / blockRows
+        let scratchFloats = hark_attention_scratch_floats(keys, e)
+        parallelFor(qv.batch * blocks, threads: threads, grain: 1) { range in
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchFloats * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: scratchFloats)
+            defer { scratch.deallocate() }
+            for t in range {
+                let (h, b) = (t / blocks, t % blocks)
+                let r0 = b * blockRows
+                let kb = h / group
+                hark_attention_block_avx512(
+                    qs.base + qv.offset + h * qv.batchStride + r0 * qv.rowStride, qv.rowStride,
+                    min(blockRows, rows - r0), e, ps.base + kb * headStride, keys,
+                    vs.base + vv.offset + kb * vv.batchStride, vv.rowStride, ev, scale, causalOffset == nil ? 0 : 1,
+                    r0 + (causalOffset ?? 0), os.base + ov.offset + h * ov.batchStride + r0 * ov.rowStride,
+                    ov.rowStride, scratch)
             }
         }
     }
