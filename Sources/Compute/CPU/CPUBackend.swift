@@ -139,9 +139,9 @@ public struct CPUBackend: Backend {
                             CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, wp.baseAddress, Int32(k),
                             xp.baseAddress, 1, beta, yp.baseAddress, 1)
                     } else {
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
-                            xp.baseAddress, Int32(k), wp.baseAddress, Int32(k), beta, yp.baseAddress, Int32(n))
+                        Gemm.multiply(
+                            transposeB: true, m: m, n: n, k: k, a: xp.baseAddress!, lda: k, b: wp.baseAddress!, ldb: k,
+                            beta: beta, c: yp.baseAddress!, ldc: n, threads: threads)
                     }
                 }
             }
@@ -164,10 +164,9 @@ public struct CPUBackend: Backend {
                         let pa = ap.baseAddress! + av.offset + i * av.batchStride
                         let pb = bp.baseAddress! + bv.offset + (i / group) * bv.batchStride
                         let pc = cp.baseAddress! + cv.offset + i * cv.batchStride
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),
-                            Int32(k), alpha, pa, Int32(av.rowStride), pb, Int32(bv.rowStride), beta, pc,
-                            Int32(cv.rowStride))
+                        Gemm.multiply(
+                            transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa, lda: av.rowStride, b: pb,
+                            ldb: bv.rowStride, beta: beta, c: pc, ldc: cv.rowStride, threads: threads)
                     }
                 }
             }

@@ -1,4 +1,3 @@
-import COpenBLAS
 import Tensors
 
 /// conv1d on the CPU: im2col then one sgemm per group; a direct loop for depthwise convolutions
@@ -32,10 +31,9 @@ enum Conv1DKernel {
         let rowsK = cinG * kernel
         if kernel == 1 && p.stride == 1 && p.padLeft == 0 && p.padRight == 0 {
             for group in 0..<g {
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(tout), Int32(rowsK), 1,
-                    w + group * coutG * rowsK, Int32(rowsK), x + group * cinG * length, Int32(length), 1,
-                    y + group * coutG * tout, Int32(tout))
+                Gemm.multiply(
+                    m: coutG, n: tout, k: rowsK, a: w + group * coutG * rowsK, lda: rowsK, b: x + group * cinG * length,
+                    ldb: length, beta: 1, c: y + group * coutG * tout, ldc: tout, threads: threads)
             }
             return
         }
@@ -51,10 +49,9 @@ enum Conv1DKernel {
                     im2col(
                         x: xg, channels: cinG, length: length, kernel: kernel, params: p, col: col.baseAddress!,
                         t0: t0, width: width, threads: threads)
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(width), Int32(rowsK), 1,
-                        w + group * coutG * rowsK, Int32(rowsK), col.baseAddress!, Int32(width), 1,
-                        y + group * coutG * tout + t0, Int32(tout))
+                    Gemm.multiply(
+                        m: coutG, n: width, k: rowsK, a: w + group * coutG * rowsK, lda: rowsK, b: col.baseAddress!,
+                        ldb: width, beta: 1, c: y + group * coutG * tout + t0, ldc: tout, threads: threads)
                 }
             }
         }
@@ -171,10 +168,9 @@ enum ConvTranspose1DKernel {
             let col = colBuffer.baseAddress!
             for group in 0..<g {
                 // col[rows, length] = w_gᵀ[rows, cinG] · x_g[cinG, length]
-                cblas_sgemm(
-                    CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(length), Int32(cinG), 1,
-                    w + group * cinG * rows, Int32(rows), x + group * cinG * length, Int32(length), 0, col,
-                    Int32(length))
+                Gemm.multiply(
+                    transposeA: true, m: rows, n: length, k: cinG, a: w + group * cinG * rows, lda: rows,
+                    b: x + group * cinG * length, ldb: length, beta: 0, c: col, ldc: length, threads: threads)
                 let cs = SharedPointer(col)
                 let ys = SharedPointer(y + group * coutPerGroup * tout)
                 parallelFor(coutPerGroup, threads: threads, grain: max(1, 16384 / max(kernel * length, 1))) { range in
