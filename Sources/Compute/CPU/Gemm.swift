@@ -4,14 +4,19 @@ import COpenBLAS
 /// Row-major single-precision products for the CPU backend: C = alpha · op(A) · op(B) + beta · C.
 ///
 /// On CPUs with AVX-512 the product runs on Hark's own kernel (`hark_sgemm_avx512`, CKernels), split over the
-/// backend's threads in whole register tiles; elsewhere, and for single-row products (OpenBLAS's sgemv path is
-/// as fast), it goes to OpenBLAS's `cblas_sgemm`, whose kernels the machine may have pinned below the CPU's width.
+/// backend's threads in whole register tiles; elsewhere it goes to OpenBLAS's `cblas_sgemm`, whose kernels the
+/// machine may have pinned below the CPU's width. OpenBLAS also keeps single-row products (its sgemv path is as
+/// fast) and narrow ones (n < 24: the kernel's 48-column tile would be mostly padding; Silero VAD's convolutions
+/// over 4 frames ran 2-3× slower on it).
 enum Gemm {
     /// Whether the AVX-512 kernel runs: probed once (HARK_CPU_KERNELS=avx2 turns it off).
     static let avx512 = hark_cpu_has_avx512() != 0
 
     /// Work below which one more thread costs more than it saves (about 10 µs of one core).
     static let flopsPerThread = 2_000_000
+
+    /// Fewest columns of C worth the kernel: below half its tile width OpenBLAS was faster (measured on Zen 5).
+    static let narrowest = Int(HARK_SGEMM_NR) / 2
 
     /// op(A) is m×k, op(B) is k×n, C is m×n; `lda`, `ldb`, `ldc` are row strides. beta == 0 never reads C.
     static func multiply(
@@ -20,7 +25,7 @@ enum Gemm {
         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
     ) {
         guard m > 0, n > 0 else { return }
-        if avx512 && m > 1 {
+        if avx512 && m > 1 && n >= narrowest {
             kernel(
                 transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
                 ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads)
