@@ -237,9 +237,12 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
     size_t kcMax = k < KC ? k : KC;
     size_t mcMax = m < MC ? m : MC;
     size_t panelsB = (ncMax + NR - 1) / NR;
-    float *packedB = aligned_alloc(64, ((panelsB * NR * kcMax * sizeof(float)) + 63) & ~(size_t)63);
+    // Few rows of C: each element of a packed B would be used only a few times, so the copy would cost about as
+    // much as the product; B's rows are read in place instead.
+    int direct = !trans_b && m <= DIRECT_ROWS;
+    float *packedB = direct ? NULL : aligned_alloc(64, ((panelsB * NR * kcMax * sizeof(float)) + 63) & ~(size_t)63);
     float *packedA = aligned_alloc(64, ((mcMax * kcMax * sizeof(float)) + 63) & ~(size_t)63);
-    if (packedB == NULL || packedA == NULL) {
+    if ((packedB == NULL && !direct) || packedA == NULL) {
         // No memory for the buffers: the plain triple loop needs none.
         free(packedB);
         free(packedA);
@@ -252,10 +255,8 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
             }
         return;
     }
-    if (!trans_b && m <= DIRECT_ROWS) {
-        // Few rows of C: each element of a packed B would be used only a few times, so the copy would cost about
-        // as much as the product. Read B's rows in place instead, one NR-wide column panel at a time (it stays in
-        // L1 while all of A's row panels pass over it).
+    if (direct) {
+        // One NR-wide column panel of B at a time, from B itself, while all of A's row panels pass over it.
         for (size_t p0 = 0; p0 < k; p0 += KC) {
             size_t kc = k - p0 < KC ? k - p0 : KC;
             int mode = p0 > 0 ? 2 : (beta == 0 ? 0 : 1);
@@ -270,7 +271,6 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
             }
         }
         free(packedA);
-        free(packedB);
         return;
     }
     for (size_t i0 = 0; i0 < m; i0 += MC) {
