@@ -150,6 +150,24 @@ struct GemmTests {
         }
     }
 
+    @Test("conv1d over long inputs (each thread on time tiles of its own with AVX-512) matches the reference")
+    func longConvolutions() {
+        var rng = SeededRandom(seed: 5)
+        let shapes: [(Int, Int, Int, Int, Conv1DParams)] = [
+            (32, 32, 7, 1000, Conv1DParams(dilation: 3, padding: 9)),
+            (64, 48, 3, 701, Conv1DParams(stride: 2, padding: 1)),
+            (24, 12, 3, 500, Conv1DParams(padding: 1, groups: 3)),
+            (16, 20, 5, 900, Conv1DParams(stride: 3, dilation: 2, padLeft: 4, padRight: 1, groups: 1)),
+            (192, 256, 7, 86, Conv1DParams(padding: 3)),
+        ]
+        let cases = shapes.map { cin, cout, k, length, p in
+            OpParity.conv1dCase(&rng, cin: cin, cout: cout, kernel: k, length: length, params: p, dtype: .f32)
+        }
+        for r in OpParity.check(CPUBackend(), cases: cases) {
+            #expect(r.status == .passed, "\(r)")
+        }
+    }
+
     @Test("Gemm.multiply, whichever path this CPU takes, and single-row products")
     func dispatch() {
         check { p, d in

@@ -40,6 +40,12 @@ enum Conv1DKernel {
         // im2col in time tiles of about 512 KB, so the column buffer stays in cache between its write
         // and the GEMM that reads it.
         let tile = min(tout, max(256, (131_072 / rowsK) & ~63))
+        if Gemm.avx512 && coutG > 1 && tout >= 48 * threads {
+            tiled(
+                x: x, cin: cin, length: length, w: w, cout: cout, kernel: kernel, params: p, y: y, tout: tout,
+                tile: tile, threads: threads)
+            return
+        }
         var columns = [Float](repeating: 0, count: rowsK * tile)
         columns.withUnsafeMutableBufferPointer { col in
             for group in 0..<g {
@@ -53,6 +59,41 @@ enum Conv1DKernel {
                         m: coutG, n: width, k: rowsK, a: w + group * coutG * rowsK, lda: rowsK, b: col.baseAddress!,
                         ldb: width, beta: 1, c: y + group * coutG * tout + t0, ldc: tout, threads: threads)
                 }
+            }
+        }
+    }
+
+    /// im2col + GEMM with each thread on whole time tiles of its own: its column buffer is written and read by
+    /// one core, and the threads meet once per call rather than twice per tile (under load each meeting cost
+    /// more than a small tile's product). Only for the AVX-512 kernel, which runs single-threaded on any thread;
+    /// at least `threads` tiles of at most `tile` steps each, as equal as they come.
+    static func tiled(
+        x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, cout: Int, kernel: Int,
+        params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int, tile: Int, threads: Int
+    ) {
+        let g = p.groups
+        let (cinG, coutG) = (cin / g, cout / g)
+        let rowsK = cinG * kernel
+        let perGroup = (tout + tile - 1) / tile
+        let tiles = ((max(perGroup * g, threads) + threads - 1) / threads) * threads
+        let tilesPerGroup = (tiles + g - 1) / g
+        let width = (tout + tilesPerGroup - 1) / tilesPerGroup
+        let (xs, ws, ys) = (SharedPointer(x), SharedPointer(w), SharedPointer(y))
+        parallelFor(g * tilesPerGroup, threads: threads, grain: 1) { range in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: rowsK * width)
+            defer { col.deallocate() }
+            for item in range {
+                let group = item / tilesPerGroup
+                let t0 = (item % tilesPerGroup) * width
+                guard t0 < tout else { continue }
+                let n = min(width, tout - t0)
+                im2col(
+                    x: xs.base + group * cinG * length, channels: cinG, length: length, kernel: kernel, params: p,
+                    col: col, t0: t0, width: n, threads: 1)
+                Gemm.kernel(
+                    transposeA: false, transposeB: false, m: coutG, n: n, k: rowsK, alpha: 1,
+                    a: ws.base + group * coutG * rowsK, lda: rowsK, b: col, ldb: n, beta: 1,
+                    c: ys.base + group * coutG * tout + t0, ldc: tout, threads: 1)
             }
         }
     }
