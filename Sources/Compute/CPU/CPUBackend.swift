@@ -8,13 +8,13 @@ import Tensors
 
 /// The CPU backend: runs every op, and is the one every other backend falls back to.
 ///
-/// Heavy products (linear, matmul, the GEMM inside conv1d and conv-transpose1d) go to OpenBLAS's
-/// sgemm/sgemv; everything else is plain Swift loops the compiler vectorises, split over `threads`
-/// cores. Weights are converted to f32 once, at `prepare`, except q4_0 / q4_1 / q8_0 / q4_K / q6_K ones,
+/// Heavy products (linear, matmul, the GEMM inside conv1d and conv-transpose1d) go to `Gemm` (Hark's
+/// AVX-512 kernel where the CPU has it, OpenBLAS's sgemm otherwise) or OpenBLAS's sgemv; everything else is
+/// plain Swift loops the compiler vectorises, split over `threads` cores. Weights are converted to f32 once, at `prepare`, except q4_0 / q4_1 / q8_0 / q4_K / q6_K ones,
 /// which stay in their blocks for fused dequant-dot kernels (`QuantizedMatrix`, `KQuantMatrix`).
 public struct CPUBackend: Backend {
     public let name = "cpu"
-    /// Worker threads for the non-BLAS kernels (OpenBLAS keeps its own pool).
+    /// Worker threads for Hark's own kernels, the AVX-512 GEMM included (OpenBLAS keeps its own pool).
     public let threads: Int
 
     /// - Parameter threads: cores to use; nil uses every active core. OpenBLAS's thread count is

@@ -36,8 +36,9 @@ enum Gemm {
         }
     }
 
-    /// The AVX-512 kernel, C cut into one block per thread along its longer side (in whole MR×NR tiles, so
-    /// every thread's tiles are full); each block packs its own operands. Call only when `avx512` is true.
+    /// The AVX-512 kernel, C cut into one block per thread along its longer side, at multiples of the MR×NR
+    /// register tile (so only C's own edges make partial tiles); each block packs its own operands. Call only
+    /// when `avx512` is true.
     static func kernel(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
         lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
