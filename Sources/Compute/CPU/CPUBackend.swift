@@ -9,13 +9,13 @@ import Tensors
 
 /// The CPU backend: runs every op, and is the one every other backend falls back to.
 ///
-/// Heavy products (linear, matmul, the GEMM inside conv1d and conv-transpose1d) go to OpenBLAS's
-/// sgemm/sgemv; everything else is plain Swift loops the compiler vectorises, split over `threads`
-/// cores. Weights are converted to f32 once, at `prepare`, except q4_0 / q4_1 / q8_0 / q4_K / q6_K ones,
+/// Heavy products (linear, matmul, the GEMM inside conv1d and conv-transpose1d) go to `Gemm` (Hark's
+/// AVX-512 kernel where the CPU has it, OpenBLAS's sgemm otherwise) or OpenBLAS's sgemv; everything else is
+/// plain Swift loops the compiler vectorises, split over `threads` cores. Weights are converted to f32 once, at `prepare`, except q4_0 / q4_1 / q8_0 / q4_K / q6_K ones,
 /// which stay in their blocks for fused dequant-dot kernels (`QuantizedMatrix`, `KQuantMatrix`).
 public struct CPUBackend: Backend {
     public let name = "cpu"
-    /// Worker threads for the non-BLAS kernels (OpenBLAS keeps its own pool).
+    /// Worker threads for Hark's own kernels, the AVX-512 GEMM included (OpenBLAS keeps its own pool).
     public let threads: Int
 
     /// - Parameter threads: cores to use; nil uses every active core. OpenBLAS's thread count is
@@ -153,9 +153,9 @@ public struct CPUBackend: Backend {
                             CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, wp.baseAddress, Int32(k),
                             xp.baseAddress, 1, beta, yp.baseAddress, 1)
                     } else {
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
-                            xp.baseAddress, Int32(k), wp.baseAddress, Int32(k), beta, yp.baseAddress, Int32(n))
+                        Gemm.multiply(
+                            transposeB: true, m: m, n: n, k: k, a: xp.baseAddress!, lda: k, b: wp.baseAddress!, ldb: k,
+                            beta: beta, c: yp.baseAddress!, ldc: n, threads: threads)
                     }
                 }
             }
@@ -178,10 +178,9 @@ public struct CPUBackend: Backend {
                         let pa = ap.baseAddress! + av.offset + i * av.batchStride
                         let pb = bp.baseAddress! + bv.offset + (i / group) * bv.batchStride
                         let pc = cp.baseAddress! + cv.offset + i * cv.batchStride
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),
-                            Int32(k), alpha, pa, Int32(av.rowStride), pb, Int32(bv.rowStride), beta, pc,
-                            Int32(cv.rowStride))
+                        Gemm.multiply(
+                            transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: pa, lda: av.rowStride, b: pb,
+                            ldb: bv.rowStride, beta: beta, c: pc, ldc: cv.rowStride, threads: threads)
                     }
                 }
             }

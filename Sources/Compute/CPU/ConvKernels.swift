@@ -1,4 +1,3 @@
-import COpenBLAS
 import Tensors
 
 /// conv1d on the CPU: im2col then one sgemm per group; a direct loop for depthwise convolutions
@@ -32,16 +31,21 @@ enum Conv1DKernel {
         let rowsK = cinG * kernel
         if kernel == 1 && p.stride == 1 && p.padLeft == 0 && p.padRight == 0 {
             for group in 0..<g {
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(tout), Int32(rowsK), 1,
-                    w + group * coutG * rowsK, Int32(rowsK), x + group * cinG * length, Int32(length), 1,
-                    y + group * coutG * tout, Int32(tout))
+                Gemm.multiply(
+                    m: coutG, n: tout, k: rowsK, a: w + group * coutG * rowsK, lda: rowsK, b: x + group * cinG * length,
+                    ldb: length, beta: 1, c: y + group * coutG * tout, ldc: tout, threads: threads)
             }
             return
         }
         // im2col in time tiles of about 512 KB, so the column buffer stays in cache between its write
         // and the GEMM that reads it.
         let tile = min(tout, max(256, (131_072 / rowsK) & ~63))
+        if Gemm.avx512 && coutG > 1 && tout >= 48 * threads {
+            tiled(
+                x: x, cin: cin, length: length, w: w, cout: cout, kernel: kernel, params: p, y: y, tout: tout,
+                tile: tile, threads: threads)
+            return
+        }
         var columns = [Float](repeating: 0, count: rowsK * tile)
         columns.withUnsafeMutableBufferPointer { col in
             for group in 0..<g {
@@ -51,11 +55,45 @@ enum Conv1DKernel {
                     im2col(
                         x: xg, channels: cinG, length: length, kernel: kernel, params: p, col: col.baseAddress!,
                         t0: t0, width: width, threads: threads)
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(width), Int32(rowsK), 1,
-                        w + group * coutG * rowsK, Int32(rowsK), col.baseAddress!, Int32(width), 1,
-                        y + group * coutG * tout + t0, Int32(tout))
+                    Gemm.multiply(
+                        m: coutG, n: width, k: rowsK, a: w + group * coutG * rowsK, lda: rowsK, b: col.baseAddress!,
+                        ldb: width, beta: 1, c: y + group * coutG * tout + t0, ldc: tout, threads: threads)
                 }
+            }
+        }
+    }
+
+    /// im2col + GEMM with each thread on whole time tiles of its own: its column buffer is written and read by
+    /// one core, and the threads meet once per call rather than twice per tile (under load each meeting cost
+    /// more than a small tile's product). Only for the AVX-512 kernel, which runs single-threaded on any thread;
+    /// at least `threads` tiles of at most `tile` steps each, as equal as they come.
+    static func tiled(
+        x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, cout: Int, kernel: Int,
+        params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int, tile: Int, threads: Int
+    ) {
+        let g = p.groups
+        let (cinG, coutG) = (cin / g, cout / g)
+        let rowsK = cinG * kernel
+        let perGroup = (tout + tile - 1) / tile
+        let tiles = ((max(perGroup * g, threads) + threads - 1) / threads) * threads
+        let tilesPerGroup = (tiles + g - 1) / g
+        let width = (tout + tilesPerGroup - 1) / tilesPerGroup
+        let (xs, ws, ys) = (SharedPointer(x), SharedPointer(w), SharedPointer(y))
+        parallelFor(g * tilesPerGroup, threads: threads, grain: 1) { range in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: rowsK * width)
+            defer { col.deallocate() }
+            for item in range {
+                let group = item / tilesPerGroup
+                let t0 = (item % tilesPerGroup) * width
+                guard t0 < tout else { continue }
+                let n = min(width, tout - t0)
+                im2col(
+                    x: xs.base + group * cinG * length, channels: cinG, length: length, kernel: kernel, params: p,
+                    col: col, t0: t0, width: n, threads: 1)
+                Gemm.kernel(
+                    transposeA: false, transposeB: false, m: coutG, n: n, k: rowsK, alpha: 1,
+                    a: ws.base + group * coutG * rowsK, lda: rowsK, b: col, ldb: n, beta: 1,
+                    c: ys.base + group * coutG * tout + t0, ldc: tout, threads: 1)
             }
         }
     }
@@ -171,10 +209,9 @@ enum ConvTranspose1DKernel {
             let col = colBuffer.baseAddress!
             for group in 0..<g {
                 // col[rows, length] = w_gᵀ[rows, cinG] · x_g[cinG, length]
-                cblas_sgemm(
-                    CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(length), Int32(cinG), 1,
-                    w + group * cinG * rows, Int32(rows), x + group * cinG * length, Int32(length), 0, col,
-                    Int32(length))
+                Gemm.multiply(
+                    transposeA: true, m: rows, n: length, k: cinG, a: w + group * cinG * rows, lda: rows,
+                    b: x + group * cinG * length, ldb: length, beta: 0, c: col, ldc: length, threads: threads)
                 let cs = SharedPointer(col)
                 let ys = SharedPointer(y + group * coutPerGroup * tout)
                 parallelFor(coutPerGroup, threads: threads, grain: max(1, 16384 / max(kernel * length, 1))) { range in

@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 import Tensors
 
 /// Linear products y = x · Wᵀ (+ bias) with W [n, k] kept in a ggml block format (q4_0, q4_1, q8_0).
@@ -242,9 +241,9 @@ enum QuantizedMatrix {
                         UnsafeRawPointer(ws.base + (j0 + r) * rowBytes), dtype: dtype, count: k, into: ss.base + r * k)
                 }
             }
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(k), 1, x, Int32(k), scratch,
-                Int32(k), beta, y + j0, Int32(n))
+            Gemm.multiply(
+                transposeB: true, m: m, n: rows, k: k, a: x, lda: k, b: scratch, ldb: k, beta: beta, c: y + j0, ldc: n,
+                threads: threads)
         }
     }
 }
