@@ -19,14 +19,17 @@ public struct CPUBackend: Backend {
     public let threads: Int
 
     /// - Parameter threads: cores to use; nil uses every active core. OpenBLAS's thread count is
-    ///   process-wide, so only an explicit count changes it (a user's `-t`), and only the first one a process
-    ///   asks for (see `blasThreads`); a default backend leaves it as OpenBLAS found it (all cores, or
-    ///   `OPENBLAS_NUM_THREADS`).
+    ///   process-wide, so only the first count a process asks for is set (see `blasThreads`): one thread when
+    ///   Hark's AVX-512 GEMM does the large products (OpenBLAS then only sees single rows and narrow products,
+    ///   and its idle pool spun in sched_yield against Hark's threads: `transcribe` of the dev clips took 4-5 %
+    ///   longer, with three times the system time), else an explicit count (a user's `-t`); a default backend on
+    ///   a CPU without AVX-512, or `OPENBLAS_NUM_THREADS` in the environment, leaves it as OpenBLAS found it.
     public init(threads: Int? = nil) {
         let n = threads ?? System.activeProcessorCount
         self.threads = max(1, n)
-        if threads != nil {
-            let count = Int32(self.threads)
+        let blas = Gemm.avx512 && getenv("OPENBLAS_NUM_THREADS") == nil ? 1 : threads.map { _ in self.threads }
+        if let blas {
+            let count = Int32(blas)
             CPUBackend.blasThreads.withLock { chosen in
                 guard chosen == nil else { return }
                 chosen = count
