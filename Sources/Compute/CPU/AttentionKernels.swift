@@ -72,7 +72,9 @@ enum AttentionKernels {
         let ks = SharedPointer(k.assumingMemoryBound(to: UInt8.self))
         let vs = SharedPointer(v.assumingMemoryBound(to: UInt8.self))
         let (qs, os) = (SharedPointer(q), SharedPointer(out))
-        parallelFor(qv.batch * rows, threads: threads, grain: 1) { range in
+        // A task (one row of one head) reads that head's keys and values.
+        let grain = streamingGrain(bytesPerItem: keys * (e + ev) * size, bytesPerThread: 512 << 10)
+        parallelFor(qv.batch * rows, threads: threads, grain: grain) { range in
             let s = UnsafeMutablePointer<Float>.allocate(capacity: keys + ev)
             defer { s.deallocate() }
             let acc = s + keys

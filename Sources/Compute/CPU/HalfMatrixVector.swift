@@ -12,7 +12,7 @@ enum HalfMatrixVector {
         let ys = SharedPointer(y)
         let bs = bias.map { SharedPointer($0.withUnsafeFloats { $0.baseAddress! }) }
         defer { withExtendedLifetime(bias) {} }
-        parallelFor(n, threads: threads, grain: 256) { range in
+        parallelFor(n, threads: threads, grain: streamingGrain(bytesPerItem: k * 2, minimum: 256)) { range in
             let wraw = UnsafeRawPointer(ws.base)
             let xraw = UnsafeRawPointer(xs.base)
             for j in range {

@@ -53,7 +53,7 @@ enum KQuantMatrix {
                 let xs = SharedPointer(xbuf.baseAddress!)
                 let ss = SharedPointer(sp.baseAddress!)
                 let bs = b.map { SharedPointer($0.withUnsafeFloats { $0.baseAddress! }) }
-                parallelFor(n, threads: threads, grain: 32) { range in
+                parallelFor(n, threads: threads, grain: streamingGrain(bytesPerItem: rowBytes, minimum: 32)) { range in
                     for j in range {
                         let row = UnsafeRawPointer(ws.base + j * rowBytes)
                         for i in 0..<m {

@@ -90,7 +90,7 @@ enum QuantizedMatrix {
                 let xs = SharedPointer(xbuf.baseAddress!)
                 let ss = SharedPointer(sp.baseAddress!)
                 let bs = b.map { SharedPointer($0.withUnsafeFloats { $0.baseAddress! }) }
-                parallelFor(n, threads: threads, grain: 64) { range in
+                parallelFor(n, threads: threads, grain: streamingGrain(bytesPerItem: rowBytes, minimum: 64)) { range in
                     for j in range {
                         let row = UnsafeRawPointer(ws.base + j * rowBytes)
                         for i in 0..<m {
@@ -127,7 +127,7 @@ enum QuantizedMatrix {
         let (ws, xs, ys) = (SharedPointer(w.assumingMemoryBound(to: UInt8.self)), SharedPointer(x), SharedPointer(y))
         sums.withUnsafeBufferPointer { sp in
             let ss = SharedPointer(sp.baseAddress!)
-            parallelFor(n, threads: threads, grain: 64) { range in
+            parallelFor(n, threads: threads, grain: streamingGrain(bytesPerItem: rowBytes, minimum: 64)) { range in
                 hark_quant_matvec_avx512(
                     ws.base, rowBytes, format, blocks, xs.base, ss.base, m, ys.base, n, range.lowerBound,
                     range.upperBound)
