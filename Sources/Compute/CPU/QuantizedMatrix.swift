@@ -117,21 +117,11 @@ enum QuantizedMatrix {
     ) {
         let blocks = k / 32
         let format: Int32 = dtype == .q4_0 ? 0 : dtype == .q4_1 ? 1 : 2
-        var sums = [Float](repeating: 0, count: m * blocks)
-        for i in 0..<(m * blocks) {
-            var sum: Float = 0
-            for e in 0..<32 { sum += x[i * 32 + e] }
-            sums[i] = sum
-        }
         let rowBytes = blocks * dtype.blockBytes
         let (ws, xs, ys) = (SharedPointer(w.assumingMemoryBound(to: UInt8.self)), SharedPointer(x), SharedPointer(y))
-        sums.withUnsafeBufferPointer { sp in
-            let ss = SharedPointer(sp.baseAddress!)
-            parallelFor(n, threads: threads, grain: streamingGrain(bytesPerItem: rowBytes, minimum: 64)) { range in
-                hark_quant_matvec_avx512(
-                    ws.base, rowBytes, format, blocks, xs.base, ss.base, m, ys.base, n, range.lowerBound,
-                    range.upperBound)
-            }
+        parallelFor(n, threads: threads, grain: streamingGrain(bytesPerItem: rowBytes, minimum: 64)) { range in
+            hark_quant_matvec_avx512(
+                ws.base, rowBytes, format, blocks, xs.base, m, ys.base, n, range.lowerBound, range.upperBound)
         }
         if let bias {
             bias.toF32().withUnsafeFloats { bp in
