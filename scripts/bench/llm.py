@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import numpy as np
+from gguf import GGUFReader
 from llama_cpp import Llama
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -59,6 +60,23 @@ def hark(model, ids, decode, threads, repeat, profile):
     return prefill, decoded, out
 
 
+def weight_bytes(model):
+    """Bytes a decoded token reads: every weight once (the embedding table only as the tied output head, if tied)."""
+    tensors = {t.name: int(t.n_bytes) for t in GGUFReader(model).tensors}
+    total = sum(tensors.values())
+    if "output.weight" in tensors:  # untied: the embedding table gives one row per token
+        total -= tensors.get("token_embd.weight", 0)
+    return total
+
+
+def bandwidth(threads):
+    binary = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    out = subprocess.run([f"{binary}/hark-bench", "bandwidth", "-t", str(threads)], capture_output=True, text=True,
+                         check=True).stdout
+    return float(out.split(":")[-1].split()[0])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=os.path.expanduser(
@@ -91,6 +109,12 @@ def main():
         print(f"{name:12} {p:14.1f} {d:13.1f}")
     print(f"{'Hark/llama':12} {rates['hark'][0] / rates['llama.cpp'][0]:14.2f} "
           f"{rates['hark'][1] / rates['llama.cpp'][1]:13.2f}")
+    size, gbps = weight_bytes(args.model), bandwidth(args.threads)
+    bound = gbps * 1e9 / size
+    print(f"\nmemory-bandwidth bound for decoding: {size / 1e6:.1f} MB of weights per token, {gbps:.1f} GB/s read "
+          f"with {args.threads} threads (hark-bench bandwidth) -> {bound:.1f} tok/s")
+    for name, (_, d) in rates.items():
+        print(f"{name:12} decode at {100 * d / bound:.0f} % of the bound")
     print("\nHark (last round):")
     print(output)
 

@@ -7,3 +7,12 @@
 /// 1 when this CPU and OS run AVX-512 F/VL/BW/DQ code and the user has not turned it off with
 /// HARK_CPU_KERNELS=avx2 (the portable Swift kernels then run).
 int hark_cpu_has_avx512(void);
+
+/// A spin-wait hint (x86 `pause`, Arm `yield`): lets the sibling hyperthread run and saves power while spinning.
+static inline void hark_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}

@@ -9,7 +9,8 @@ struct SharedPointer<T>: @unchecked Sendable {
 }
 
 /// Splits `0..<count` into at most `threads` contiguous ranges of at least `grain` items and runs
-/// `body` on each, in parallel when there is more than one. Returns when all have finished.
+/// `body` on each, in parallel when there is more than one: on `WorkerPool`'s spinning threads, or through
+/// Dispatch while another thread's section holds the pool. Returns when all have finished.
 @inline(__always)
 func parallelFor(_ count: Int, threads: Int, grain: Int, _ body: @Sendable (Range<Int>) -> Void) {
     guard count > 0 else { return }
@@ -18,19 +19,17 @@ func parallelFor(_ count: Int, threads: Int, grain: Int, _ body: @Sendable (Rang
         body(0..<count)
         return
     }
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let lo = count * c / chunks
-        let hi = count * (c + 1) / chunks
-        body(lo..<hi)
-    }
+    let chunk: @Sendable (Int) -> Void = { c in body((count * c / chunks)..<(count * (c + 1) / chunks)) }
+    if WorkerPool.shared.run(chunks: chunks, chunk) { return }
+    DispatchQueue.concurrentPerform(iterations: chunks, execute: chunk)
 }
 
 /// Items per thread for a loop that streams `bytesPerItem` from memory per item: each thread should get at least
-/// `bytesPerThread`. Waking the other core and waiting for it costs tens of microseconds on this kind of machine
-/// (a futex wake and a sleep per hand-off, worse in a VM), about what reading 1 MB takes: decoding a token of
-/// SmolLM2 makes ~250 such calls, and splitting its 576-wide products two ways made 2 threads slower than 1
-/// (120 against 165 tokens/s; 182 with this floor).
+/// `bytesPerThread`. A hand-off to a spinning worker costs about a microsecond, one through Dispatch tens of
+/// microseconds (a futex wake and a sleep), so below a few hundred KB a share is not worth moving. SmolLM2's
+/// decoding (~250 products of 200–550 KB per token), 2 threads: 120 tok/s with 64-row shares through Dispatch,
+/// 182 with 1 MB shares (the small products on one core), 240–248 with 256 KB shares on the spinning pool.
 @inline(__always)
-func streamingGrain(bytesPerItem: Int, minimum: Int = 1, bytesPerThread: Int = 1 << 20) -> Int {
+func streamingGrain(bytesPerItem: Int, minimum: Int = 1, bytesPerThread: Int = 256 << 10) -> Int {
     max(minimum, bytesPerThread / max(bytesPerItem, 1))
 }
