@@ -11,9 +11,8 @@ import Synchronization
 ///
 /// Why: a matrix-vector product of a small LLM takes 10–30 µs, while handing work to another core through
 /// Dispatch (a semaphore post, a futex wake, and a sleep when done) costs about as much on a VM. Decoding a token
-/// makes ~250 such products back to back, so workers that stay awake for a few tens of microseconds after each
-/// section pick the next one up in well under a microsecond. After `spinLimit` idle checks they sleep on a
-/// semaphore, so an idle process uses no CPU.
+/// makes ~250 such products back to back, so workers that stay awake for ~100 µs after each section pick the
+/// next one up in about a microsecond. Then they sleep on a semaphore, so an idle process uses no CPU.
 ///
 /// One section runs at a time; a caller that finds the pool busy (another model on another thread) returns false
 /// and the caller uses Dispatch instead. Sections never nest: kernels call C or plain loops inside a section.
