@@ -17,6 +17,16 @@ struct RKNPUTests {
     }
 
     /// The backend on the emulator, or a test failure that says how to build it.
+    /// One model family's product shapes (piper, whisper, or smollm2), drawn from `seed`.
+    static func productCases(_ family: String, seed: UInt64) -> [OpParity.Case] {
+        var rng = SeededRandom(seed: seed)
+        switch family {
+        case "piper": return OpParity.piperDecoderCases(&rng)
+        case "whisper": return OpParity.whisperTinyCases(&rng)
+        default: return OpParity.smolLM2Cases(&rng)
+        }
+    }
+
     static func emulated(cores: Int = 3) throws -> RKNPUBackend {
         let path = emulatorPath
         guard FileManager.default.fileExists(atPath: path) else {
@@ -40,13 +50,7 @@ struct RKNPUTests {
     @Test("model shapes match the CPU reference within the fp16 tolerance", arguments: ["piper", "whisper", "smollm2"])
     func modelShapes(family: String) throws {
         let npu = try Self.emulated()
-        var rng = SeededRandom(seed: 7)
-        let cases =
-            switch family {
-            case "piper": OpParity.piperDecoderCases(&rng)
-            case "whisper": OpParity.whisperTinyCases(&rng)
-            default: OpParity.smolLM2Cases(&rng)
-            }
+        let cases = Self.productCases(family, seed: 7)
         let results = OpParity.check(npu, cases: cases, tolerance: OpParity.Tolerance.reducedPrecision)
         var worst = 0.0
         for r in results {
@@ -224,13 +228,8 @@ struct RKNPUTests {
     func int8ModelShapes(family: String) throws {
         let npu = try Self.emulated()
         #expect(npu.int8Available)
-        var rng = SeededRandom(seed: 31)
-        let cases =
-            switch family {
-            case "piper": OpParity.piperDecoderCases(&rng)
-            case "whisper": OpParity.whisperTinyCases(&rng)
-            default: OpParity.smolLM2Cases(&rng)
-            }
+        let cases = Self.productCases(family, seed: 31)
+        var rng = SeededRandom(seed: 32)
         var exact = 0
         for c in cases {
             let (rows, k, n) = try #require(RKNPUBackend.product(of: c.op))
@@ -268,13 +267,7 @@ struct RKNPUTests {
         arguments: ["piper", "whisper", "smollm2"])
     func int8Ops(family: String) throws {
         let npu = try RKNPUBackend(libraryPath: Self.emulatorPath, floatWeights: .int8)
-        var rng = SeededRandom(seed: 7)
-        let cases =
-            switch family {
-            case "piper": OpParity.piperDecoderCases(&rng)
-            case "whisper": OpParity.whisperTinyCases(&rng)
-            default: OpParity.smolLM2Cases(&rng)
-            }
+        let cases = Self.productCases(family, seed: 7)
         let results = OpParity.check(npu, cases: cases, tolerance: Self.int8Tolerance)
         var worst = 0.0
         for r in results {

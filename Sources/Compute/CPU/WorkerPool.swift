@@ -15,7 +15,8 @@ import Synchronization
 /// next one up in about a microsecond. Then they sleep on a semaphore, so an idle process uses no CPU.
 ///
 /// One section runs at a time; a caller that finds the pool busy (another model on another thread) returns false
-/// and the caller uses Dispatch instead. Sections never nest: kernels call C or plain loops inside a section.
+/// and the caller uses Dispatch instead; so does a section started inside another one (kernels pass one thread to
+/// what they call inside a section, so this does not happen on the hot paths).
 final class WorkerPool: @unchecked Sendable {
     /// One worker per core beyond the caller's.
     static let shared = WorkerPool(workers: max(0, System.activeProcessorCount - 1))
