@@ -230,9 +230,27 @@ AVX512 static void pack_a(int trans, const float *a, size_t lda, size_t mc, size
     }
 }
 
+/// Where block (i0, p0) of a whole op(A) packed by hark_sgemm_pack_a starts: the MC-row blocks in order, each
+/// holding its KC-deep slices in order, each slice packed as pack_a lays it out.
+static inline size_t packed_offset(size_t m, size_t k, size_t i0, size_t p0) {
+    size_t mc = m - i0 < MC ? m - i0 : MC;
+    return i0 * k + p0 * mc;
+}
+
+/// Element (i, p) of op(A) in hark_sgemm_pack_a's layout: in its block, its MR-row panel holds kc groups of the
+/// panel's rows.
+static inline float packed_at(const float *packed, size_t m, size_t k, size_t i, size_t p) {
+    size_t i0 = i / MC * MC, p0 = p / KC * KC;
+    size_t mc = m - i0 < MC ? m - i0 : MC, kc = k - p0 < KC ? k - p0 : KC;
+    size_t panel = (i - i0) / MR * MR;
+    size_t mr = mc - panel < MR ? mc - panel : MR;
+    return packed[packed_offset(m, k, i0, p0) + panel * kc + (p - p0) * mr + (i - i0 - panel)];
+}
+
+/// `prepacked`, when not NULL, is op(A) as hark_sgemm_pack_a laid it out; a and lda are then unused.
 AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
-                                size_t ldc) {
+                                size_t ldc, const float *prepacked) {
     size_t ncMax = n < NC ? n : NC;
     size_t kcMax = k < KC ? k : KC;
     size_t mcMax = m < MC ? m : MC;
@@ -241,8 +259,8 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
     // much as the product; B's rows are read in place instead.
     int direct = !trans_b && m <= DIRECT_ROWS;
     float *packedB = direct ? NULL : aligned_alloc(64, ((panelsB * NR * kcMax * sizeof(float)) + 63) & ~(size_t)63);
-    float *packedA = aligned_alloc(64, ((mcMax * kcMax * sizeof(float)) + 63) & ~(size_t)63);
-    if ((packedB == NULL && !direct) || packedA == NULL) {
+    float *packedA = prepacked ? NULL : aligned_alloc(64, ((mcMax * kcMax * sizeof(float)) + 63) & ~(size_t)63);
+    if ((packedB == NULL && !direct) || (packedA == NULL && !prepacked)) {
         // No memory for the buffers: the plain triple loop needs none.
         free(packedB);
         free(packedA);
@@ -250,7 +268,8 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
             for (size_t j = 0; j < n; j++) {
                 float s = 0;
                 for (size_t p = 0; p < k; p++)
-                    s += (trans_a ? a[p * lda + i] : a[i * lda + p]) * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+                    s += (prepacked ? packed_at(prepacked, m, k, i, p) : trans_a ? a[p * lda + i] : a[i * lda + p]) *
+                         (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
                 c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
             }
         return;
@@ -260,13 +279,14 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
         for (size_t p0 = 0; p0 < k; p0 += KC) {
             size_t kc = k - p0 < KC ? k - p0 : KC;
             int mode = p0 > 0 ? 2 : (beta == 0 ? 0 : 1);
-            pack_a(trans_a, trans_a ? a + p0 * lda : a + p0, lda, m, kc, packedA);
+            const float *pa = prepacked ? prepacked + packed_offset(m, k, 0, p0) : packedA;
+            if (!prepacked) pack_a(trans_a, trans_a ? a + p0 * lda : a + p0, lda, m, kc, packedA);
             for (size_t j = 0; j < n; j += NR) {
                 int nr = (int)(n - j < NR ? n - j : NR);
                 for (size_t i = 0; i < m; i += MR) {
                     int mr = (int)(m - i < MR ? m - i : MR);
-                    microkernel(mr, kc, packedA + i * kc, b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, nr, alpha,
-                                beta, mode);
+                    microkernel(mr, kc, pa + i * kc, b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, nr, alpha, beta,
+                                mode);
                 }
             }
         }
@@ -278,7 +298,8 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
         for (size_t p0 = 0; p0 < k; p0 += KC) {
             size_t kc = k - p0 < KC ? k - p0 : KC;
             int mode = p0 > 0 ? 2 : (beta == 0 ? 0 : 1);
-            pack_a(trans_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, mc, kc, packedA);
+            const float *pa = prepacked ? prepacked + packed_offset(m, k, i0, p0) : packedA;
+            if (!prepacked) pack_a(trans_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, mc, kc, packedA);
             for (size_t j0 = 0; j0 < n; j0 += NC) {
                 size_t nc = n - j0 < NC ? n - j0 : NC;
                 pack_b(trans_b, trans_b ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, kc, nc, packedB);
@@ -286,7 +307,7 @@ AVX512 static void sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, si
                     int mr = (int)(mc - i < MR ? mc - i : MR);
                     for (size_t j = 0; j < nc; j += NR) {
                         int nr = (int)(nc - j < NR ? nc - j : NR);
-                        microkernel(mr, kc, packedA + i * kc, packedB + (j / NR) * kc * NR, NR,
+                        microkernel(mr, kc, pa + i * kc, packedB + (j / NR) * kc * NR, NR,
                                     c + (i0 + i) * ldc + j0 + j, ldc, nr, alpha, beta, mode);
                     }
                 }
@@ -307,9 +328,38 @@ void hark_sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, f
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return;
     }
-    sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
 #else
     (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb,
         (void)beta, (void)c, (void)ldc;
+#endif
+}
+
+void hark_sgemm_pack_a(int trans_a, size_t m, size_t k, const float *a, size_t lda, float *out) {
+#if defined(__x86_64__)
+    for (size_t i0 = 0; i0 < m; i0 += MC) {
+        size_t mc = m - i0 < MC ? m - i0 : MC;
+        for (size_t p0 = 0; p0 < k; p0 += KC) {
+            size_t kc = k - p0 < KC ? k - p0 : KC;
+            pack_a(trans_a, trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, mc, kc,
+                   out + packed_offset(m, k, i0, p0));
+        }
+    }
+#else
+    (void)trans_a, (void)m, (void)k, (void)a, (void)lda, (void)out;
+#endif
+}
+
+void hark_sgemm_avx512_packed(size_t m, size_t n, size_t k, float alpha, const float *packed_a, int trans_b,
+                              const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+#if defined(__x86_64__)
+    if (m == 0 || n == 0 || k == 0) {
+        hark_sgemm_avx512(0, trans_b, m, n, k, alpha, packed_a, k, b, ldb, beta, c, ldc);
+        return;
+    }
+    sgemm_avx512(0, trans_b, m, n, k, alpha, NULL, 0, b, ldb, beta, c, ldc, packed_a);
+#else
+    (void)m, (void)n, (void)k, (void)alpha, (void)packed_a, (void)trans_b, (void)b, (void)ldb, (void)beta, (void)c,
+        (void)ldc;
 #endif
 }

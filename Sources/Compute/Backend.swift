@@ -58,6 +58,9 @@ public protocol Backend: Sendable {
     /// x = f(x), in place.
     func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError)
 
+    /// y = f(x), y the same shape as x (its contents are overwritten): for an x still needed afterwards.
+    func activation(_ f: Activation, _ x: Tensor, into y: inout Tensor) throws(ComputeError)
+
     /// a = a op b, in place; b broadcasts to a's shape (NumPy rules, right-aligned).
     func binary(_ op: BinaryOp, _ a: inout Tensor, _ b: Tensor) throws(ComputeError)
 
@@ -127,6 +130,12 @@ extension Backend {
         throw ComputeError(.unsupported, "\(name) does not run \(f)")
     }
 
+    /// A copy of x, then the in-place form.
+    public func activation(_ f: Activation, _ x: Tensor, into y: inout Tensor) throws(ComputeError) {
+        y = x
+        try activation(f, &y)
+    }
+
     public func binary(_ op: BinaryOp, _ a: inout Tensor, _ b: Tensor) throws(ComputeError) {
         throw ComputeError(.unsupported, "\(name) does not run \(op.rawValue)")
     }
@@ -188,9 +197,12 @@ public struct PreparedWeight: Sendable {
     /// The CPU's compact copy for matrix-vector products: an f16 linear weight kept in f16, so decoding a
     /// token reads half the bytes (Whisper's 51864×384 output projection: 40 MB instead of 80 MB).
     public let compact: Tensor?
+    /// The CPU's conv1d weight as its AVX-512 GEMM packs A, packed once here rather than for every time tile.
+    public let packed: Tensor?
 
     public init(
-        original: Tensor, use: WeightUse, cpu: Tensor, native: Tensor?, nativeBackend: String?, compact: Tensor? = nil
+        original: Tensor, use: WeightUse, cpu: Tensor, native: Tensor?, nativeBackend: String?, compact: Tensor? = nil,
+        packed: Tensor? = nil
     ) {
         self.original = original
         self.use = use
@@ -198,6 +210,7 @@ public struct PreparedWeight: Sendable {
         self.native = native
         self.nativeBackend = nativeBackend
         self.compact = compact
+        self.packed = packed
     }
 
     /// The compact copy `prepare` keeps for `weight`, if any.

@@ -130,7 +130,9 @@ public struct ComputeEngine: Sendable {
         }
         return PreparedWeight(
             original: weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name,
-            compact: PreparedWeight.compactForm(of: weight, use: use))
+            compact: PreparedWeight.compactForm(of: weight, use: use),
+            packed: Conv1DKernel.packedForm(of: cpuForm, use: use)
+        )
     }
 
     // MARK: - Ops (see `Backend` for each op's contract)
@@ -177,7 +179,7 @@ public struct ComputeEngine: Sendable {
         throws(ComputeError) -> Tensor
     {
         guard x.rank == 2 else { throw .shape("conv1d: input must be [channels, time], got \(x.shape)") }
-        var y = Tensor(zeros: [w.shape[0], params.outputLength(input: x.shape[1], kernel: w.shape[2])])
+        var y = Self.output([w.shape[0], params.outputLength(input: x.shape[1], kernel: w.shape[2])])
         try conv1d(x, w, bias: bias, params: params, into: &y)
         return y
     }
@@ -198,7 +200,7 @@ public struct ComputeEngine: Sendable {
         throws(ComputeError) -> Tensor
     {
         guard x.rank == 2 else { throw .shape("conv_transpose1d: input must be [channels, time], got \(x.shape)") }
-        var y = Tensor(zeros: [w.shape[1] * params.groups, params.outputLength(input: x.shape[1], kernel: w.shape[2])])
+        var y = Self.output([w.shape[1] * params.groups, params.outputLength(input: x.shape[1], kernel: w.shape[2])])
         try convTranspose1d(x, w, bias: bias, params: params, into: &y)
         return y
     }
@@ -231,6 +233,24 @@ public struct ComputeEngine: Sendable {
 
     public func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError) {
         try dispatch(.activation(f, count: x.count)) { b throws(ComputeError) in try b.activation(f, &x) }
+    }
+
+    /// An f32 output for an op whose contract is to write every element (convolutions): not zeroed first, which
+    /// for the decoder's megabyte outputs was a pass over memory on one thread.
+    static func output(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, dtype: .f32, storage: TensorStorage(uninitializedBytes: max(0, shape.reduce(1, *)) * 4))
+    }
+
+    /// f(x) as a new tensor, x left as it is (one pass, where a copy and the in-place form would make two).
+    public func activation(_ f: Activation, _ x: Tensor) throws(ComputeError) -> Tensor {
+        guard x.dtype == .f32 else {
+            var y = x
+            try activation(f, &y)
+            return y
+        }
+        var y = Self.output(x.shape)
+        try dispatch(.activation(f, count: x.count)) { b throws(ComputeError) in try b.activation(f, x, into: &y) }
+        return y
     }
 
     public func add(_ a: inout Tensor, _ b: Tensor) throws(ComputeError) {

@@ -28,6 +28,13 @@ public struct PiperDecoderStage: Sendable {
     struct Stage: Sendable {
         let upsample: Upsample
         let blocks: [ResidualBlock]
+
+        /// Samples of context on each side that any block's output depends on (its convs' pads, summed).
+        var reach: Int {
+            blocks.map { b in
+                (b.first + b.second).reduce(0) { $0 + max($1.params.padLeft, $1.params.padRight) }
+            }.max() ?? 0
+        }
     }
 
     /// Frames of context on each side that make a chunk equal to the one-shot decode (receptive field ±11).
@@ -147,17 +154,7 @@ public struct PiperDecoderStage: Sendable {
             try engine.activation(.leakyReLU(slope: 0.1), &x)
             let up = stage.upsample
             x = try engine.convTranspose1d(x, up.weight, bias: up.bias, params: up.params)  // [C, L]
-            var sum: Tensor? = nil
-            for block in stage.blocks {
-                let y = try residual(block, x)
-                if sum == nil {
-                    sum = y
-                } else {
-                    try engine.add(&sum!, y)
-                }
-            }
-            x = sum!
-            try engine.mul(&x, Tensor(shape: [1], floats: [1 / Float(stage.blocks.count)]))
+            x = try blocksInTiles(stage, x)  // [C, L]
         }
         try engine.activation(.leakyReLU(slope: 0.01), &x)
         x = try convPost(x, engine)  // [1, N]
@@ -165,14 +162,47 @@ public struct PiperDecoderStage: Sendable {
         return x
     }
 
+    /// The stage's blocks over x `[C, L]` in time tiles of about 256 KB per tensor, each with `stage.reach` samples
+    /// of context per side (trimmed): on a whole sentence the stage's tensors are megabytes, and each of the blocks'
+    /// passes over them went to memory. The same ops on the same samples as untiled, so the same result.
+    private func blocksInTiles(_ stage: Stage, _ x: Tensor) throws(ComputeError) -> Tensor {
+        let (channels, length) = (x.shape[0], x.shape[1])
+        let reach = stage.reach
+        let width = max(8 * reach, 65_536 / max(channels, 1))
+        guard length > width + 2 * reach else { return try blocks(stage, x) }
+        var out = Tensor(zeros: [channels, length])
+        for t0 in stride(from: 0, to: length, by: width) {
+            let t1 = min(length, t0 + width)
+            let window = max(0, t0 - reach)..<min(length, t1 + reach)
+            let y = try blocks(stage, x.columns(window))
+            out.setColumns(t0..<t1, from: y, at: t0 - window.lowerBound)
+        }
+        return out
+    }
+
+    /// The mean of the stage's residual blocks over x `[C, L]`.
+    private func blocks(_ stage: Stage, _ x: Tensor) throws(ComputeError) -> Tensor {
+        // Every block starts with lrelu(x): computed once.
+        let activated = try engine.activation(.leakyReLU(slope: 0.1), x)
+        var sum: Tensor? = nil
+        for block in stage.blocks {
+            let y = try residual(block, x, activated: activated)
+            if sum == nil {
+                sum = y
+            } else {
+                try engine.add(&sum!, y)
+            }
+        }
+        try engine.mul(&sum!, Tensor(shape: [1], floats: [1 / Float(stage.blocks.count)]))
+        return sum!
+    }
+
     /// One residual block: per dilation x += conv(lrelu(x)) (ResBlock2), or x += conv2(lrelu(conv1(lrelu(x))))
-    /// (ResBlock1).
-    private func residual(_ block: ResidualBlock, _ input: Tensor) throws(ComputeError) -> Tensor {
+    /// (ResBlock1). `activated` is lrelu(input).
+    private func residual(_ block: ResidualBlock, _ input: Tensor, activated: Tensor) throws(ComputeError) -> Tensor {
         var x = input
         for (k, conv) in block.first.enumerated() {
-            var y = x
-            try engine.activation(.leakyReLU(slope: 0.1), &y)
-            y = try conv(y, engine)
+            var y = try conv(k == 0 ? activated : try engine.activation(.leakyReLU(slope: 0.1), x), engine)
             if k < block.second.count {
                 try engine.activation(.leakyReLU(slope: 0.1), &y)
                 y = try block.second[k](y, engine)

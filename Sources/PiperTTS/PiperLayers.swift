@@ -88,6 +88,19 @@ extension Tensor {
         return out
     }
 
+    /// Writes columns `at..<at + range.count` of `source` [R, C'] into columns `range` of this [R, C] f32 tensor.
+    mutating func setColumns(_ range: Range<Int>, from source: Tensor, at: Int) {
+        let (rowCount, columns, sourceColumns) = (shape[0], shape[1], source.shape[1])
+        source.withUnsafeFloats { src in
+            withUnsafeMutableFloats { dst in
+                for r in 0..<rowCount {
+                    (dst.baseAddress! + r * columns + range.lowerBound).update(
+                        from: src.baseAddress! + r * sourceColumns + at, count: range.count)
+                }
+            }
+        }
+    }
+
     /// The rows of a [R, C] f32 tensor in reverse order (VITS's `Flip`: `torch.flip(x, [1])` on [b, C, T]).
     func flippedRows() -> Tensor {
         let (rowCount, columns) = (shape[0], shape[1])

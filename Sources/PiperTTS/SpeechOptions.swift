@@ -13,7 +13,8 @@ public struct SpeechOptions: Sendable, Equatable {
     /// Frames of a text's first chunk: small, so the first audio comes early (32 frames ≈ 0.37 s at 22.05 kHz).
     public var firstChunkFrames: Int
     /// Frames of the largest chunk; each chunk of the first sentence doubles the previous one up to this, and
-    /// later sentences (decoded while earlier audio plays) use it from the start.
+    /// later sentences (decoded while earlier audio plays) use it from the start. A decoder fast enough takes
+    /// several of the first sentence's chunks at once (`ChunkPacer`), up to this.
     public var maximumChunkFrames: Int
     /// Frames of context decoded on each side of a chunk and trimmed off; at least
     /// `PiperDecoderStage.minimumMargin` makes the chunks equal the one-shot decode.
@@ -22,7 +23,7 @@ public struct SpeechOptions: Sendable, Equatable {
     /// Options with the given scales and Piper's C++ defaults for the rest.
     public init(
         parameters: PiperSynthesisParameters = PiperSynthesisParameters(), sentenceSilence: Double = 0.2,
-        volume: Float = 1, firstChunkFrames: Int = 32, maximumChunkFrames: Int = 256,
+        volume: Float = 1, firstChunkFrames: Int = 32, maximumChunkFrames: Int = 512,
         marginFrames: Int = PiperDecoderStage.minimumMargin
     ) {
         self.parameters = parameters

@@ -188,8 +188,12 @@ public struct SpeechSynthesizer: Sendable {
             }
             group.addTask {
                 let silence = [Float](repeating: 0, count: Int(options.sentenceSilence * Double(sampleRate)))
+                var pacer = ChunkPacer(maximumFrames: options.maximumChunkFrames)
                 while let piece = try await pieces.next() {
-                    for (k, frames) in piece.chunks.enumerated() {
+                    var k = 0
+                    while k < piece.chunks.count {
+                        let count = pacer.count(of: piece.chunks[k...])
+                        let frames = piece.chunks[k].lowerBound..<piece.chunks[k + count - 1].upperBound
                         let local = (frames.lowerBound - piece.offset)..<(frames.upperBound - piece.offset)
                         let (samples, time) = try await decoder.decode(
                             piece.latent, frames: local, margin: margin, volume: options.volume)
@@ -200,6 +204,9 @@ public struct SpeechSynthesizer: Sendable {
                             SpeechChunk(
                                 samples: samples, sampleRate: sampleRate, sentence: piece.sentence, isSilence: false,
                                 timings: timings))
+                        pacer.delivered(
+                            frames: frames.count, seconds: Double(samples.count) / Double(sampleRate), in: time)
+                        k += count
                     }
                     if piece.endsSentence && !silence.isEmpty {
                         try await output.send(
@@ -210,6 +217,47 @@ public struct SpeechSynthesizer: Sendable {
             }
             try await group.waitForAll()
         }
+    }
+}
+
+/// How many of a sentence's planned chunks the decoder stage decodes as one call. The plan starts small for early
+/// first audio; once audio flows, a fast decoder takes the next planned chunks together (up to `maximumFrames`), so
+/// fewer margins are decoded twice, but only as many as its measured speed decodes within half the audio delivered
+/// and not yet due to play (for a consumer that plays from the first chunk on), so a slow machine keeps the plan.
+struct ChunkPacer {
+    let maximumFrames: Int
+    private let clock = ContinuousClock()
+    private var firstAudio: ContinuousClock.Instant?
+    /// Seconds of audio delivered so far.
+    private var audio = 0.0
+    /// The last call's decoding seconds per frame (margins included).
+    private var secondsPerFrame: Double?
+
+    init(maximumFrames: Int) { self.maximumFrames = maximumFrames }
+
+    /// At least one; more while the merged frames stay within `maximumFrames` and the time budget.
+    func count(of planned: ArraySlice<Range<Int>>) -> Int {
+        guard let secondsPerFrame, let firstAudio else { return 1 }
+        let ahead = audio - Self.seconds(clock.now - firstAudio)
+        var count = 1
+        var frames = planned.first!.count
+        for next in planned.dropFirst() {
+            let merged = frames + next.count
+            guard merged <= maximumFrames, Double(merged) * secondsPerFrame <= ahead / 2 else { break }
+            (count, frames) = (count + 1, merged)
+        }
+        return count
+    }
+
+    /// Records a decoded call of `frames` frames that gave `seconds` of audio in `time`.
+    mutating func delivered(frames: Int, seconds: Double, in time: Duration) {
+        if firstAudio == nil { firstAudio = clock.now }
+        audio += seconds
+        secondsPerFrame = Self.seconds(time) / Double(max(frames, 1))
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }
 

@@ -10,6 +10,14 @@
 void hark_sgemm_avx512(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                        size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+/// Packs op(A) (m×k) whole, as hark_sgemm_avx512 packs it block by block, into `out` (m·k floats): a weight used
+/// as A in many products is then packed once, at load.
+void hark_sgemm_pack_a(int trans_a, size_t m, size_t k, const float *a, size_t lda, float *out);
+
+/// hark_sgemm_avx512 with op(A) already packed by hark_sgemm_pack_a (same m and k).
+void hark_sgemm_avx512_packed(size_t m, size_t n, size_t k, float alpha, const float *packed_a, int trans_b,
+                              const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
 /// The register tile of hark_sgemm_avx512's microkernel: rows of C (MR) and columns of C (NR). Splitting C
 /// between threads at multiples of these keeps every tile but the last one full.
 enum { HARK_SGEMM_MR = 8, HARK_SGEMM_NR = 48 };

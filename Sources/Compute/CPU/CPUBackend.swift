@@ -90,9 +90,20 @@ public struct CPUBackend: Backend {
         case .linear:
             guard weight.rank == 2 else { throw .shape("a linear weight must be [out, in], got \(weight.shape)") }
             return weight.toF32()
-        case .conv1d, .convTranspose1d:
+        case .conv1d:
             guard weight.rank == 3 else { throw .shape("a conv1d weight must be rank 3, got \(weight.shape)") }
             return weight.toF32()
+        case .convTranspose1d(let p):
+            guard weight.rank == 3 else { throw .shape("a conv1d weight must be rank 3, got \(weight.shape)") }
+            let w = weight.toF32()
+            guard ConvTranspose1DKernel.polyphase(p) else { return w }
+            let (cin, cout, kernel) = (w.shape[0], w.shape[1], w.shape[2])
+            let q = (kernel + p.stride - 1) / p.stride
+            let phases = w.withUnsafeFloats { wp in
+                ConvTranspose1DKernel.polyphaseWeight(
+                    wp.baseAddress!, cin: cin, cout: cout, kernel: kernel, stride: p.stride)
+            }
+            return Tensor(shape: [p.stride * cout, cin, q], floats: phases)
         }
     }
 
@@ -248,9 +259,14 @@ public struct CPUBackend: Backend {
         x.withUnsafeFloats { xp in
             w.withUnsafeFloats { wp in
                 y.withUnsafeMutableFloats { yp in
-                    Conv1DKernel.run(
-                        x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, cout: cout, kernel: kernel,
-                        bias: bias?.toF32(), params: p, y: yp.baseAddress!, tout: tout, threads: threads)
+                    let packed = weight.use == .conv1d(p) ? weight.packed : nil
+                    packed.withUnsafeFloatsIfPresent { packedW in
+                        Conv1DKernel.run(
+                            x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, packed: packedW,
+                            cout: cout,
+                            kernel: kernel, bias: bias?.toF32(), params: p, y: yp.baseAddress!, tout: tout,
+                            threads: threads)
+                    }
                 }
             }
         }
@@ -260,7 +276,12 @@ public struct CPUBackend: Backend {
         _ x: Tensor, weight: PreparedWeight, bias: Tensor?, params p: ConvTranspose1DParams, into y: inout Tensor
     ) throws(ComputeError) {
         let w = weight.cpu
-        let (cin, coutPerGroup, kernel) = (w.shape[0], w.shape[1], w.shape[2])
+        // The PyTorch shape; the CPU's form may be the polyphase one (prepared for these params).
+        let (cin, coutPerGroup, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
+        let polyphase = w.shape != weight.shape
+        guard !polyphase || weight.use == .convTranspose1d(p) else {
+            throw .shape("conv_transpose1d: the weight was prepared for \(weight.use), not \(p)")
+        }
         guard x.rank == 2, x.shape[0] == cin, p.groups >= 1, cin % p.groups == 0 else {
             throw .shape("conv_transpose1d: input \(x.shape) does not match weight \(w.shape)")
         }
@@ -275,6 +296,13 @@ public struct CPUBackend: Backend {
         x.withUnsafeFloats { xp in
             w.withUnsafeFloats { wp in
                 y.withUnsafeMutableFloats { yp in
+                    if polyphase {
+                        ConvTranspose1DKernel.runPolyphase(
+                            x: xp.baseAddress!, cin: cin, length: length, wp: wp.baseAddress!, cout: cout,
+                            kernel: kernel, bias: bias?.toF32(), params: p, y: yp.baseAddress!, tout: tout,
+                            threads: threads)
+                        return
+                    }
                     ConvTranspose1DKernel.run(
                         x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, coutPerGroup: coutPerGroup,
                         kernel: kernel, bias: bias?.toF32(), params: p, y: yp.baseAddress!, tout: tout,
@@ -332,7 +360,21 @@ public struct CPUBackend: Backend {
     public func activation(_ f: Activation, _ x: inout Tensor) throws(ComputeError) {
         let threads = threads
         x.withUnsafeMutableFloats { xp in
-            ElementwiseKernels.activation(f, SharedPointer(xp.baseAddress!), count: xp.count, threads: threads)
+            let p = SharedPointer(xp.baseAddress!)
+            ElementwiseKernels.activation(f, p, into: p, count: xp.count, threads: threads)
+        }
+    }
+
+    public func activation(_ f: Activation, _ x: Tensor, into y: inout Tensor) throws(ComputeError) {
+        guard y.count == x.count else { throw .shape("\(f): output \(y.shape) for input \(x.shape)") }
+        let threads = threads
+        let source = x.toF32()
+        source.withUnsafeFloats { xp in
+            y.withUnsafeMutableFloats { yp in
+                ElementwiseKernels.activation(
+                    f, SharedPointer(xp.baseAddress!), into: SharedPointer(yp.baseAddress!), count: xp.count,
+                    threads: threads)
+            }
         }
     }
 
@@ -485,4 +527,12 @@ enum System {
             return true
         }()
     #endif
+}
+
+extension Optional where Wrapped == Tensor {
+    /// `body` on the f32 elements of the tensor, or on nil when there is none.
+    fileprivate func withUnsafeFloatsIfPresent<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let tensor = self else { return body(nil) }
+        return tensor.withUnsafeFloats { body($0.baseAddress) }
+    }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Tensors
 
 /// conv1d on the CPU: im2col then one sgemm per group; a direct loop for depthwise convolutions
@@ -5,16 +6,47 @@ import Tensors
 ///
 /// Shapes: x [cin, length], w [cout, cin/groups, kernel], y [cout, tout].
 enum Conv1DKernel {
+    /// The weight packed as the AVX-512 GEMM's A (`[cout, cin · kernel]`) for the time-tiled path, which runs one
+    /// product per tile: nil where that path never runs.
+    static func packedForm(of weight: Tensor, use: WeightUse) -> Tensor? {
+        guard Gemm.avx512, case .conv1d(let p) = use, p.groups == 1, weight.dtype == .f32, weight.rank == 3,
+            weight.shape[0] > 4
+        else { return nil }
+        let (m, k) = (weight.shape[0], weight.shape[1] * weight.shape[2])
+        var packed = Tensor(zeros: [m * k])
+        weight.withUnsafeFloats { w in
+            packed.withUnsafeMutableFloats { out in
+                hark_sgemm_pack_a(0, m, k, w.baseAddress!, k, out.baseAddress!)
+            }
+        }
+        return packed
+    }
+
+    /// `packed`: the weight in `packedForm`, or nil.
     static func run(
-        x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, cout: Int, kernel: Int,
-        bias: Tensor?, params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
+        x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, packed: UnsafePointer<Float>? = nil,
+        cout: Int, kernel: Int, bias: Tensor?, params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int,
+        threads: Int
     ) {
         let g = p.groups
         let cinG = cin / g
         let coutG = cout / g
+        let rowsK = cinG * kernel
+        let biasValues = bias?.withUnsafeFloats { Array($0) }
+        let pointwise = kernel == 1 && p.stride == 1 && p.padLeft == 0 && p.padRight == 0
+        // (Not for the depthwise, few-output and pointwise cases below.)
+        if Gemm.avx512 && coutG > 1 && !(coutG <= 4 && g == 1) && !pointwise && tout >= 48 * threads {
+            // im2col in time tiles of about 512 KB, so the column buffer stays in cache between its write
+            // and the GEMM that reads it.
+            let tile = min(tout, max(256, (131_072 / rowsK) & ~63))
+            tiled(
+                x: x, cin: cin, length: length, w: w, packed: g == 1 ? packed : nil, bias: biasValues, cout: cout,
+                kernel: kernel, params: p, y: y, tout: tout, tile: tile, threads: threads)
+            return
+        }
         // Start from the bias (or zero) and let the GEMM accumulate into it.
         for c in 0..<cout {
-            (y + c * tout).update(repeating: bias?.withUnsafeFloats { $0[c] } ?? 0, count: tout)
+            (y + c * tout).update(repeating: biasValues?[c] ?? 0, count: tout)
         }
         if cinG == 1 && coutG == 1 {
             depthwise(
@@ -28,8 +60,7 @@ enum Conv1DKernel {
                 threads: threads)
             return
         }
-        let rowsK = cinG * kernel
-        if kernel == 1 && p.stride == 1 && p.padLeft == 0 && p.padRight == 0 {
+        if pointwise {
             for group in 0..<g {
                 Gemm.multiply(
                     m: coutG, n: tout, k: rowsK, a: w + group * coutG * rowsK, lda: rowsK, b: x + group * cinG * length,
@@ -37,15 +68,7 @@ enum Conv1DKernel {
             }
             return
         }
-        // im2col in time tiles of about 512 KB, so the column buffer stays in cache between its write
-        // and the GEMM that reads it.
         let tile = min(tout, max(256, (131_072 / rowsK) & ~63))
-        if Gemm.avx512 && coutG > 1 && tout >= 48 * threads {
-            tiled(
-                x: x, cin: cin, length: length, w: w, cout: cout, kernel: kernel, params: p, y: y, tout: tout,
-                tile: tile, threads: threads)
-            return
-        }
         var columns = [Float](repeating: 0, count: rowsK * tile)
         columns.withUnsafeMutableBufferPointer { col in
             for group in 0..<g {
@@ -68,8 +91,9 @@ enum Conv1DKernel {
     /// more than a small tile's product). Only for the AVX-512 kernel, which runs single-threaded on any thread;
     /// at least `threads` tiles of at most `tile` steps each, as equal as they come.
     static func tiled(
-        x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, cout: Int, kernel: Int,
-        params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int, tile: Int, threads: Int
+        x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, packed: UnsafePointer<Float>?,
+        bias: [Float]?, cout: Int, kernel: Int, params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int,
+        tile: Int, threads: Int
     ) {
         let g = p.groups
         let (cinG, coutG) = (cin / g, cout / g)
@@ -79,6 +103,7 @@ enum Conv1DKernel {
         let tilesPerGroup = (tiles + g - 1) / g
         let width = (tout + tilesPerGroup - 1) / tilesPerGroup
         let (xs, ws, ys) = (SharedPointer(x), SharedPointer(w), SharedPointer(y))
+        let packedW = packed.map { SharedPointer($0) }
         parallelFor(g * tilesPerGroup, threads: threads, grain: 1) { range in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: rowsK * width)
             defer { col.deallocate() }
@@ -87,9 +112,18 @@ enum Conv1DKernel {
                 let t0 = (item % tilesPerGroup) * width
                 guard t0 < tout else { continue }
                 let n = min(width, tout - t0)
+                // The tile's outputs start from the bias; the product accumulates into them.
+                for c in 0..<coutG {
+                    (ys.base + (group * coutG + c) * tout + t0).update(
+                        repeating: bias?[group * coutG + c] ?? 0, count: n)
+                }
                 im2col(
                     x: xs.base + group * cinG * length, channels: cinG, length: length, kernel: kernel, params: p,
                     col: col, t0: t0, width: n, threads: 1)
+                if let packedW {
+                    hark_sgemm_avx512_packed(coutG, n, rowsK, 1, packedW.base, 0, col, n, 1, ys.base + t0, tout)
+                    continue
+                }
                 Gemm.kernel(
                     transposeA: false, transposeB: false, m: coutG, n: n, k: rowsK, alpha: 1,
                     a: ws.base + group * coutG * rowsK, lda: rowsK, b: col, ldb: n, beta: 1,
@@ -189,10 +223,84 @@ enum Conv1DKernel {
 }
 
 /// conv-transpose1d on the CPU: one sgemm per group gives every (output channel, tap, input step)
-/// product, then col2im adds them into place.
+/// product, then col2im adds them into place; or, with the AVX-512 kernel and one group, the polyphase form below.
 ///
 /// Shapes: x [cin, length], w [cin, cout/groups, kernel], y [cout, tout].
 enum ConvTranspose1DKernel {
+    /// Whether the CPU runs `p` in polyphase form (and so prepares its weight that way).
+    static func polyphase(_ p: ConvTranspose1DParams) -> Bool {
+        Gemm.avx512 && p.groups == 1 && p.dilation == 1 && p.stride > 1
+    }
+
+    /// The polyphase weight of a stride-s transposed conv: output j + padding = u·s + r takes x[·, u − a] with
+    /// tap a·s + r, so phase r is an ordinary conv over x with Q = ⌈kernel / s⌉ taps (reversed). Rows (r, o) of
+    /// w′[s·cout, cin, Q] hold w[c, o, (Q − 1 − q)·s + r], zero past the kernel.
+    static func polyphaseWeight(_ w: UnsafePointer<Float>, cin: Int, cout: Int, kernel: Int, stride s: Int) -> [Float] {
+        let q = (kernel + s - 1) / s
+        var out = [Float](repeating: 0, count: s * cout * cin * q)
+        for r in 0..<s {
+            for o in 0..<cout {
+                for c in 0..<cin {
+                    for t in 0..<q {
+                        let tap = (q - 1 - t) * s + r
+                        if tap < kernel { out[((r * cout + o) * cin + c) * q + t] = w[(c * cout + o) * kernel + tap] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// y from the polyphase weight `wp` [s·cout, cin·Q]: per thread, whole tiles of u (one step of every phase):
+    /// im2col of x for the tile, one product z[s·cout, tile] = w′ · col, then each z[r·cout + o, t] goes to
+    /// y[o, (u0 + t)·s + r − padding] with the bias. Every output sample comes from exactly one (u, r), so the
+    /// tiles write disjoint samples and nothing is added after the product; the buffers stay in cache.
+    static func runPolyphase(
+        x: UnsafePointer<Float>, cin: Int, length: Int, wp: UnsafePointer<Float>, cout: Int, kernel: Int,
+        bias: Tensor?, params p: ConvTranspose1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
+    ) {
+        let s = p.stride
+        let q = (kernel + s - 1) / s
+        let rows = s * cout
+        let depth = cin * q
+        let steps = (tout + p.padding + s - 1) / s
+        let biasValues = bias?.withUnsafeFloats { Array($0) }
+        // About 1 MB of column and product buffers per thread, in whole 16-step groups.
+        let fitting = max(16, ((262_144 / (depth + rows)) / 16) * 16)
+        let width = min(fitting, max(16, (steps + threads - 1) / threads))
+        let tiles = (steps + width - 1) / width
+        let convParams = Conv1DParams(stride: 1, dilation: 1, padLeft: q - 1, padRight: q - 1, groups: 1)
+        let (xs, ws, ys) = (SharedPointer(x), SharedPointer(wp), SharedPointer(y))
+        parallelFor(tiles, threads: threads, grain: 1) { range in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: depth * width)
+            let z = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
+            defer {
+                col.deallocate()
+                z.deallocate()
+            }
+            for tile in range {
+                let u0 = tile * width
+                let n = min(width, steps - u0)
+                Conv1DKernel.im2col(
+                    x: xs.base, channels: cin, length: length, kernel: q, params: convParams, col: col, t0: u0,
+                    width: n, threads: 1)
+                Gemm.kernel(
+                    transposeA: false, transposeB: false, m: rows, n: n, k: depth, alpha: 1, a: ws.base, lda: depth,
+                    b: col, ldb: n, beta: 0, c: z, ldc: n, threads: 1)
+                for o in 0..<cout {
+                    let dst = ys.base + o * tout
+                    let b = biasValues?[o] ?? 0
+                    for t in 0..<n {
+                        let base = (u0 + t) * s - p.padding
+                        for r in 0..<s where base + r >= 0 && base + r < tout {
+                            dst[base + r] = z[(r * cout + o) * n + t] + b
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     static func run(
         x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, coutPerGroup: Int, kernel: Int,
         bias: Tensor?, params p: ConvTranspose1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int

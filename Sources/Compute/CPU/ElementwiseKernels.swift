@@ -44,16 +44,24 @@ struct BroadcastPlan: Sendable {
 
 /// Element-wise kernels on the CPU, split into contiguous chunks over the cores.
 enum ElementwiseKernels {
-    static func activation(_ f: Activation, _ x: SharedPointer<Float>, count: Int, threads: Int) {
+    /// y = f(x) over `count` elements; y may be x (in place). Out of place, each thread copies its share and
+    /// works on the copy in place while it is in cache: a loop reading one pointer and writing another is not
+    /// vectorised (they might overlap), one over a single pointer is.
+    static func activation(
+        _ f: Activation, _ x: SharedPointer<Float>, into y: SharedPointer<Float>, count: Int, threads: Int
+    ) {
         parallelFor(count, threads: threads, grain: 32768) { range in
-            let v = x.base
+            if x.base != y.base {
+                (y.base + range.lowerBound).update(from: x.base + range.lowerBound, count: range.count)
+            }
+            let v = y.base
             switch f {
             case .gelu:
                 for i in range { v[i] = 0.5 * v[i] * (1 + VectorMath.erf(v[i] * 0.707_106_781_186_547_52)) }
             case .geluTanh:
                 for i in range {
                     let t = v[i]
-                    v[i] = 0.5 * t * (1 + FloatMath.tanh(0.79788456080286536 * (t + 0.044715 * t * t * t)))
+                    v[i] = 0.5 * t * (1 + VectorMath.tanh(0.79788456080286536 * (t + 0.044715 * t * t * t)))
                 }
             case .silu:
                 for i in range { v[i] = v[i] / (1 + VectorMath.exp(-v[i])) }
@@ -62,7 +70,7 @@ enum ElementwiseKernels {
             case .leakyReLU(let slope):
                 for i in range { v[i] = v[i] >= 0 ? v[i] : v[i] * slope }
             case .tanh:
-                for i in range { v[i] = FloatMath.tanh(v[i]) }
+                for i in range { v[i] = VectorMath.tanh(v[i]) }
             case .sigmoid:
                 for i in range { v[i] = 1 / (1 + VectorMath.exp(-v[i])) }
             }

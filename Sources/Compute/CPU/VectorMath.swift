@@ -1,4 +1,4 @@
-/// exp and erf written as branch-free float arithmetic, so loops over them vectorise: libm's scalar
+/// exp, tanh and erf written as branch-free float arithmetic, so loops over them vectorise: libm's scalar
 /// calls cost more than the memory traffic of softmax, GELU and SiLU.
 ///
 /// exp follows Cephes' `expf` (range reduction by ln 2 in two parts, degree-6 polynomial; within
@@ -23,6 +23,26 @@ enum VectorMath {
         let exponent = (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000 &+ 127) &<< 23
         let result = p * Float(bitPattern: UInt32(bitPattern: exponent))
         return x < -87.3 ? 0 : result
+    }
+
+    /// tanh without libm (whose tanhf goes through a scalar expm1f): (1 − e^(−2|x|)) / (1 + e^(−2|x|)) with the
+    /// sign put back, and below |x| = 0.5, where that difference cancels, the odd Taylor series to x¹³
+    /// (truncation below 5e-8 there). Both sides are computed and one is selected, so loops vectorise.
+    @inline(__always)
+    static func tanh(_ x: Float) -> Float {
+        let z = Swift.abs(x)
+        let t = exp(-2 * z)
+        let far = (1 - t) / (1 + t)
+        let z2 = z * z
+        var p: Float = 21844.0 / 6_081_075
+        p = p * z2 - 1382.0 / 155_925
+        p = p * z2 + 62.0 / 2835
+        p = p * z2 - 17.0 / 315
+        p = p * z2 + 2.0 / 15
+        p = p * z2 - 1.0 / 3
+        let near = z + z * z2 * p
+        let magnitude = z < 0.5 ? near : far
+        return x < 0 ? -magnitude : magnitude
     }
 
     @inline(__always)

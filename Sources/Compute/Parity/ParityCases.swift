@@ -54,6 +54,11 @@ extension OpParity {
             (24, 12, 3, 29, Conv1DParams(stride: 1, padding: 1, groups: 3)),
             (16, 16, 3, 40, Conv1DParams(stride: 1, dilation: 2, padding: 2, groups: 16)),
             (33, 21, 1, 37, Conv1DParams()),
+            // Long enough for the time-tiled path (its packed weights): rows of A in one panel block, K over
+            // two KC slices with a partial row panel, and rows of A over two MC blocks.
+            (32, 32, 7, 700, Conv1DParams(stride: 1, dilation: 3, padding: 9)),
+            (130, 70, 5, 300, Conv1DParams(stride: 1, padding: 2)),
+            (8, 1100, 3, 200, Conv1DParams(stride: 1, padding: 1)),
         ]
         for (cin, cout, k, len, p) in convs {
             cases.append(conv1dCase(&rng, cin: cin, cout: cout, kernel: k, length: len, params: p, dtype: .f32))
