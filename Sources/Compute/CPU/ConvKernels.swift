@@ -233,8 +233,8 @@ enum ConvTranspose1DKernel {
     }
 
     /// The polyphase weight of a stride-s transposed conv: output j + padding = u·s + r takes x[·, u − a] with
-    /// tap a·s + r, so phase r is an ordinary conv over x with Q = ⌈kernel / s⌉ taps (reversed). Rows (r, o) of
-    /// w′[s·cout, cin, Q] hold w[c, o, (Q − 1 − q)·s + r], zero past the kernel.
+    /// tap a·s + r, so phase r is an ordinary conv over x with Q = ⌈kernel / s⌉ taps (reversed). Rows (o, r) of
+    /// w′[cout·s, cin, Q] hold w[c, o, (Q − 1 − q)·s + r], zero past the kernel.
     static func polyphaseWeight(_ w: UnsafePointer<Float>, cin: Int, cout: Int, kernel: Int, stride s: Int) -> [Float] {
         let q = (kernel + s - 1) / s
         var out = [Float](repeating: 0, count: s * cout * cin * q)
@@ -243,7 +243,7 @@ enum ConvTranspose1DKernel {
                 for c in 0..<cin {
                     for t in 0..<q {
                         let tap = (q - 1 - t) * s + r
-                        if tap < kernel { out[((r * cout + o) * cin + c) * q + t] = w[(c * cout + o) * kernel + tap] }
+                        if tap < kernel { out[((o * s + r) * cin + c) * q + t] = w[(c * cout + o) * kernel + tap] }
                     }
                 }
             }
@@ -251,10 +251,11 @@ enum ConvTranspose1DKernel {
         return out
     }
 
-    /// y from the polyphase weight `wp` [s·cout, cin·Q]: per thread, whole tiles of u (one step of every phase):
-    /// im2col of x for the tile, one product z[s·cout, tile] = w′ · col, then each z[r·cout + o, t] goes to
-    /// y[o, (u0 + t)·s + r − padding] with the bias. Every output sample comes from exactly one (u, r), so the
-    /// tiles write disjoint samples and nothing is added after the product; the buffers stay in cache.
+    /// y from the polyphase weight `wp` [cout·s, cin·Q]: per thread, whole tiles of u (one step of every phase):
+    /// im2col of x for the tile, one product z[cout·s, tile] = w′ · col, then the s rows of each output channel
+    /// interleaved into it: z[o·s + r, t] + bias goes to y[o, (u0 + t)·s + r − padding]. Every output sample comes
+    /// from exactly one (u, r), so the tiles write disjoint samples and nothing is added after the product; the
+    /// buffers stay in cache.
     static func runPolyphase(
         x: UnsafePointer<Float>, cin: Int, length: Int, wp: UnsafePointer<Float>, cout: Int, kernel: Int,
         bias: Tensor?, params p: ConvTranspose1DParams, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
@@ -274,9 +275,11 @@ enum ConvTranspose1DKernel {
         parallelFor(tiles, threads: threads, grain: 1) { range in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: depth * width)
             let z = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
+            let edge = UnsafeMutablePointer<Float>.allocate(capacity: s * width)
             defer {
                 col.deallocate()
                 z.deallocate()
+                edge.deallocate()
             }
             for tile in range {
                 let u0 = tile * width
@@ -287,14 +290,16 @@ enum ConvTranspose1DKernel {
                 Gemm.kernel(
                     transposeA: false, transposeB: false, m: rows, n: n, k: depth, alpha: 1, a: ws.base, lda: depth,
                     b: col, ldb: n, beta: 0, c: z, ldc: n, threads: 1)
-                for o in 0..<cout {
-                    let dst = ys.base + o * tout
+                // Samples start..<start + n·s of each output row; only the first and last tiles reach past y.
+                let start = u0 * s - p.padding
+                let (lo, hi) = (max(0, start), min(tout, start + n * s))
+                for o in 0..<cout where hi > lo {
                     let b = biasValues?[o] ?? 0
-                    for t in 0..<n {
-                        let base = (u0 + t) * s - p.padding
-                        for r in 0..<s where base + r >= 0 && base + r < tout {
-                            dst[base + r] = z[(r * cout + o) * n + t] + b
-                        }
+                    if lo == start && hi == start + n * s {
+                        hark_interleave(z + o * s * n, s, n, n, b, ys.base + o * tout + start)
+                    } else {
+                        hark_interleave(z + o * s * n, s, n, n, b, edge)
+                        (ys.base + o * tout + lo).update(from: edge + (lo - start), count: hi - lo)
                     }
                 }
             }

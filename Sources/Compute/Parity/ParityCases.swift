@@ -72,6 +72,8 @@ extension OpParity {
             (32, 16, 4, 21, ConvTranspose1DParams(stride: 2, padding: 1)),
             (12, 9, 5, 17, ConvTranspose1DParams(stride: 3, padding: 2, outputPadding: 1)),
             (12, 6, 3, 10, ConvTranspose1DParams(stride: 2, dilation: 2, padding: 1, groups: 3)),
+            // Long enough for several time tiles (the CPU's polyphase form, its 4-row interleave).
+            (64, 32, 8, 300, ConvTranspose1DParams(stride: 4, padding: 2)),
         ]
         for (cin, cout, k, len, p) in convTs {
             cases.append(convTransposeCase(&rng, cin: cin, cout: cout, kernel: k, length: len, params: p, dtype: .f32))
