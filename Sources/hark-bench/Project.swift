@@ -210,8 +210,8 @@ struct Project: ParsableCommand {
             {
                 let moved = RKNPUBackend.transferBytes(for: op, cores: cores, precision: npuPrecision)
                 bytes = Double(moved.toDevice + moved.fromDevice)
-                let tiles = (product.rows + 511) / 512
-                // The backend pads K, N and each tile's rows (to a power of two): the NPU computes the padding too.
+                let tiles = RKNPUBackend.calls(rows: product.rows)
+                // The backend pads K, N and each tile's rows: the NPU computes the padding too.
                 let paddedFlops = 2 * Double(RKNPUBackend.paddedRows(product.rows) * pk * pn)
                 // Cores run their slices in parallel; copies and per-call costs add up serially.
                 seconds =

@@ -386,9 +386,11 @@ public struct RKNPUBackend: Backend, DeviceTransfers {
         return (m * pk * precision.operandBytes * slices, m * pn * 4)
     }
 
-    /// The rows the NPU computes for a product of `rows` rows: tiles of at most 512, each padded to a power of
-    /// two (see `RKNPUDevice.tiles`).
+    /// The rows the NPU computes for a product of `rows` rows: its tiles' padded rows (see `RKNPUDevice.tiles`).
     public static func paddedRows(_ rows: Int) -> Int { RKNPUDevice.tiles(rows: rows).reduce(0) { $0 + $1.padded } }
+
+    /// The `rknn_matmul_run` calls per core a product of `rows` rows takes: one per tile.
+    public static func calls(rows: Int) -> Int { RKNPUDevice.tiles(rows: rows).count }
 
     /// The rows, K and N of the product an op becomes on the NPU.
     public static func product(of op: Op) -> (rows: Int, k: Int, n: Int)? {
@@ -518,13 +520,21 @@ final class RKNPUDevice: Sendable {
         return stride(from: 0, to: blocks, by: per).map { ($0 * block, min(per, blocks - $0) * block) }
     }
 
-    /// Rows go to the NPU in tiles of at most 512, each padded to a power of two (at least 8), so a model
-    /// needs only a handful of contexts per weight shape whatever its sequence lengths.
+    /// The most rows one `rknn_matmul_run` takes. Every call costs a fixed submit-and-wait (research/backends.md
+    /// §1: reported around 100 µs), so long products go in few large calls: a second of Piper audio is ~110 calls
+    /// with tiles of 2048 rows against ~400 with 512 (`hark-bench project` weighs it).
+    static let maximumTileRows = 2048
+
+    /// Rows go to the NPU in tiles of at most `maximumTileRows`, each padded to a power of two (at least 8) up
+    /// to 256 rows and to a multiple of 256 above, so a model needs only a handful of contexts per weight shape
+    /// whatever its sequence lengths (at most 14), and a tile computes less than a quarter more rows than it has
+    /// (688 rows: 768, not 1024).
     static func tiles(rows: Int) -> [Tile] {
-        stride(from: 0, to: rows, by: 512).map { r0 in
-            let count = min(512, rows - r0)
+        stride(from: 0, to: rows, by: maximumTileRows).map { r0 in
+            let count = min(maximumTileRows, rows - r0)
             var padded = 8
-            while padded < count { padded *= 2 }
+            while padded < min(count, 256) { padded *= 2 }
+            if count > 256 { padded = (count + 255) / 256 * 256 }
             return (r0, count, padded)
         }
     }
@@ -564,7 +574,7 @@ final class RKNPUDevice: Sendable {
     }
 
     /// C = A · B over `rows` rows in f32: for each tile, `fillA` hands over the tile's rows of A (row-major,
-    /// [count, K]; it may write them into the scratch it is given, which holds 512 · K floats), which are
+    /// [count, K]; it may write them into the scratch it is given, which holds `maximumTileRows` · K floats), which are
     /// packed once into native A (fp16, or int8 with a scale per row); then each core (on a thread of its own)
     /// runs its slice of B and hands native C (N/4, M, 4) in f32 — int8 results already scaled — to `readC`,
     /// which must only write the slice's own columns.
@@ -576,8 +586,8 @@ final class RKNPUDevice: Sendable {
                 _ slice: DeviceWeight.Slice, _ r0: Int, _ count: Int, _ paddedM: Int, _ c: UnsafePointer<Float>
             ) -> Void
     ) throws(ComputeError) {
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(rows, 512) * b.k)
-        let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: 512)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(rows, Self.maximumTileRows) * b.k)
+        let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: Self.maximumTileRows)
         defer {
             scratch.deallocate()
             rowScales.deallocate()
@@ -651,7 +661,7 @@ final class RKNPUDevice: Sendable {
         readC: @escaping @Sendable (DeviceWeight.Slice, Tile, UnsafeRawPointer) -> Void
     ) throws(ComputeError) {
         let bytesPerRow = b.paddedK * b.precision.operandBytes
-        let nativeA = UnsafeMutableRawPointer.allocate(byteCount: bytesPerRow * 512, alignment: 64)
+        let nativeA = UnsafeMutableRawPointer.allocate(byteCount: bytesPerRow * Self.maximumTileRows, alignment: 64)
         defer { nativeA.deallocate() }
         let shared = SharedRawPointer(nativeA)
         let failure = FirstError()
