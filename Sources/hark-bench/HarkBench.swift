@@ -123,6 +123,12 @@ struct Ops: ParsableCommand {
             ("hifigan res 32 k7 d3 L22016", 32, 32, 7, 22016, Conv1DParams(dilation: 3, padding: 9)),
             ("hifigan res 32 k3 d1 L22016", 32, 32, 3, 22016, Conv1DParams(padding: 1)),
             ("hifigan conv_post 32→1 k7 L22016", 32, 1, 7, 22016, Conv1DParams(padding: 3)),
+            // Piper's flow (WaveNet layers over a sentence's ~400 frames) and text encoder FFN (~150 phonemes).
+            ("vits flow in_layer 192→384 k5 L400", 192, 384, 5, 400, Conv1DParams(padding: 2)),
+            ("vits flow res_skip 192→384 k1 L400", 192, 384, 1, 400, Conv1DParams()),
+            ("vits flow in_layer 192→384 k5 L76", 192, 384, 5, 76, Conv1DParams(padding: 2)),
+            ("vits encoder ffn 192→768 k3 L150", 192, 768, 3, 150, Conv1DParams(padding: 1)),
+            ("vits encoder ffn 768→192 k3 L150", 768, 192, 3, 150, Conv1DParams(padding: 1)),
         ]
         for (label, cin, cout, k, len, p) in convs {
             let x = rng.tensor([cin, len])
