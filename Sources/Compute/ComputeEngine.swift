@@ -184,6 +184,32 @@ public struct ComputeEngine: Sendable {
         return y
     }
 
+    /// conv1d(lrelu(x)) + bias (+ residual), `inputSlope` the leaky ReLU's slope: HiFi-GAN's residual step as
+    /// one op. On the CPU the activation is applied as the kernel copies x and the product accumulates onto the
+    /// residual, so neither takes a pass over memory of its own; a bound backend that takes the conv runs the three
+    /// ops one by one.
+    public func conv1d(
+        _ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: Conv1DParams, inputSlope: Float,
+        residual: Tensor? = nil
+    ) throws(ComputeError) -> Tensor {
+        guard x.rank == 2 else { throw .shape("conv1d: input must be [channels, time], got \(x.shape)") }
+        let op = Op.conv1d(
+            inChannels: x.shape[0], outChannels: w.shape[0], kernel: w.shape[2], length: x.shape[1], params: params,
+            weight: w.dtype)
+        if useBound(op, w) {
+            var y = try conv1d(try activation(.leakyReLU(slope: inputSlope), x), w, bias: bias, params: params)
+            if let residual { try add(&y, residual) }
+            return y
+        }
+        var y = Self.output([w.shape[0], params.outputLength(input: x.shape[1], kernel: w.shape[2])])
+        let cpu = cpu
+        try dispatch(op, weight: w) { _ throws(ComputeError) in
+            try cpu.conv1d(
+                x, weight: w, bias: bias, params: params, inputSlope: inputSlope, residual: residual, into: &y)
+        }
+        return y
+    }
+
     public func convTranspose1d(
         _ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, params: ConvTranspose1DParams, into y: inout Tensor
     ) throws(ComputeError) {

@@ -185,11 +185,9 @@ public struct PiperDecoderStage: Sendable {
 
     /// The mean of the stage's residual blocks over x `[C, L]`.
     private func blocks(_ stage: Stage, _ x: Tensor) throws(ComputeError) -> Tensor {
-        // Every block starts with lrelu(x): computed once.
-        let activated = try engine.activation(.leakyReLU(slope: 0.1), x)
         var sum: Tensor? = nil
         for block in stage.blocks {
-            let y = try residual(block, x, activated: activated)
+            let y = try residual(block, x)
             if sum == nil {
                 sum = y
             } else {
@@ -201,17 +199,15 @@ public struct PiperDecoderStage: Sendable {
     }
 
     /// One residual block: per dilation x += conv(lrelu(x)) (ResBlock2), or x += conv2(lrelu(conv1(lrelu(x))))
-    /// (ResBlock1). `activated` is lrelu(input).
-    private func residual(_ block: ResidualBlock, _ input: Tensor, activated: Tensor) throws(ComputeError) -> Tensor {
+    /// (ResBlock1); each conv takes its leaky ReLU, and the last of each step its residual, as one op.
+    private func residual(_ block: ResidualBlock, _ input: Tensor) throws(ComputeError) -> Tensor {
         var x = input
         for (k, conv) in block.first.enumerated() {
-            var y = try conv(k == 0 ? activated : try engine.activation(.leakyReLU(slope: 0.1), x), engine)
             if k < block.second.count {
-                try engine.activation(.leakyReLU(slope: 0.1), &y)
-                y = try block.second[k](y, engine)
+                x = try block.second[k](leaky: 0.1, try conv(leaky: 0.1, x, engine), adding: x, engine)
+            } else {
+                x = try conv(leaky: 0.1, x, adding: x, engine)
             }
-            try engine.add(&y, x)
-            x = y
         }
         return x
     }

@@ -29,6 +29,13 @@ struct PreparedConv: Sendable {
     func callAsFunction(_ x: Tensor, _ engine: ComputeEngine) throws(ComputeError) -> Tensor {
         try engine.conv1d(x, weight, bias: bias, params: params)
     }
+
+    /// y = conv(lrelu(x)) + bias (+ residual), the leaky ReLU with `slope`: one op (`ComputeEngine.conv1d`).
+    func callAsFunction(leaky slope: Float, _ x: Tensor, adding residual: Tensor? = nil, _ engine: ComputeEngine)
+        throws(ComputeError) -> Tensor
+    {
+        try engine.conv1d(x, weight, bias: bias, params: params, inputSlope: slope, residual: residual)
+    }
 }
 
 /// A 1×1 convolution used as a linear layer on [T, C] rows: the weight `[out, in, 1]` prepared as `[out, in]`.

@@ -244,6 +244,15 @@ public struct CPUBackend: Backend {
     public func conv1d(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, params p: Conv1DParams, into y: inout Tensor)
         throws(ComputeError)
     {
+        try conv1d(x, weight: weight, bias: bias, params: p, inputSlope: nil, residual: nil, into: &y)
+    }
+
+    /// y = conv(a(x)) + bias (+ residual), a the leaky ReLU with `inputSlope` if given: the activation applied as
+    /// the kernel copies x, the product accumulated onto the residual (`ComputeEngine.conv1d(…inputSlope:…)`).
+    func conv1d(
+        _ x: Tensor, weight: PreparedWeight, bias: Tensor?, params p: Conv1DParams, inputSlope: Float?,
+        residual: Tensor?, into y: inout Tensor
+    ) throws(ComputeError) {
         let w = weight.cpu
         let (cout, cinPerGroup, kernel) = (w.shape[0], w.shape[1], w.shape[2])
         guard x.rank == 2, p.groups >= 1, cout % p.groups == 0 else {
@@ -255,17 +264,22 @@ public struct CPUBackend: Backend {
             throw .shape("conv1d: \(x.shape) with weight \(w.shape) gives [\(cout), \(tout)], output is \(y.shape)")
         }
         if let bias, bias.count != cout { throw .shape("conv1d: bias \(bias.shape) is not [\(cout)]") }
+        if let residual, residual.shape != [cout, tout] {
+            throw .shape("conv1d: residual \(residual.shape) is not [\(cout), \(tout)]")
+        }
         let threads = threads
+        let residualF32 = residual?.toF32()
         x.withUnsafeFloats { xp in
             w.withUnsafeFloats { wp in
                 y.withUnsafeMutableFloats { yp in
                     let packed = weight.use == .conv1d(p) ? weight.packed : nil
                     packed.withUnsafeFloatsIfPresent { packedW in
-                        Conv1DKernel.run(
-                            x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, packed: packedW,
-                            cout: cout,
-                            kernel: kernel, bias: bias?.toF32(), params: p, y: yp.baseAddress!, tout: tout,
-                            threads: threads)
+                        residualF32.withUnsafeFloatsIfPresent { residualP in
+                            Conv1DKernel.run(
+                                x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, packed: packedW,
+                                cout: cout, kernel: kernel, bias: bias?.toF32(), params: p, inputSlope: inputSlope,
+                                residual: residualP, y: yp.baseAddress!, tout: tout, threads: threads)
+                        }
                     }
                 }
             }

@@ -22,11 +22,12 @@ enum Conv1DKernel {
         return packed
     }
 
-    /// `packed`: the weight in `packedForm`, or nil.
+    /// y = conv(a(x)) + bias (+ residual), a(v) = v, or leaky ReLU with `inputSlope` (applied as x is read).
+    /// `packed`: the weight in `packedForm`, or nil; `residual`: [cout, tout], or nil.
     static func run(
         x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, packed: UnsafePointer<Float>? = nil,
-        cout: Int, kernel: Int, bias: Tensor?, params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int,
-        threads: Int
+        cout: Int, kernel: Int, bias: Tensor?, params p: Conv1DParams, inputSlope: Float? = nil,
+        residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
     ) {
         let g = p.groups
         let cinG = cin / g
@@ -41,12 +42,36 @@ enum Conv1DKernel {
             let tile = min(tout, max(256, (131_072 / rowsK) & ~63))
             tiled(
                 x: x, cin: cin, length: length, w: w, packed: g == 1 ? packed : nil, bias: biasValues, cout: cout,
-                kernel: kernel, params: p, y: y, tout: tout, tile: tile, threads: threads)
+                kernel: kernel, params: p, inputSlope: inputSlope, residual: residual, y: y, tout: tout, tile: tile,
+                threads: threads)
             return
         }
-        // Start from the bias (or zero) and let the GEMM accumulate into it.
+        if let inputSlope {
+            // The paths below read x as it is: give them a(x).
+            var activated = [Float](unsafeUninitializedCapacity: cin * length) { buffer, count in
+                for i in 0..<(cin * length) {
+                    let v = x[i]
+                    buffer[i] = v >= 0 ? v : v * inputSlope
+                }
+                count = cin * length
+            }
+            activated.withUnsafeMutableBufferPointer { a in
+                run(
+                    x: a.baseAddress!, cin: cin, length: length, w: w, packed: packed, cout: cout, kernel: kernel,
+                    bias: bias, params: p, residual: residual, y: y, tout: tout, threads: threads)
+            }
+            return
+        }
+        // Start from the bias (or zero), plus the residual, and let the GEMM accumulate into it.
         for c in 0..<cout {
-            (y + c * tout).update(repeating: biasValues?[c] ?? 0, count: tout)
+            let row = y + c * tout
+            let b = biasValues?[c] ?? 0
+            if let residual {
+                let r = residual + c * tout
+                for t in 0..<tout { row[t] = r[t] + b }
+            } else {
+                row.update(repeating: b, count: tout)
+            }
         }
         if cinG == 1 && coutG == 1 {
             depthwise(
@@ -92,8 +117,8 @@ enum Conv1DKernel {
     /// at least `threads` tiles of at most `tile` steps each, as equal as they come.
     static func tiled(
         x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, packed: UnsafePointer<Float>?,
-        bias: [Float]?, cout: Int, kernel: Int, params p: Conv1DParams, y: UnsafeMutablePointer<Float>, tout: Int,
-        tile: Int, threads: Int
+        bias: [Float]?, cout: Int, kernel: Int, params p: Conv1DParams, inputSlope: Float?,
+        residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, tout: Int, tile: Int, threads: Int
     ) {
         let g = p.groups
         let (cinG, coutG) = (cin / g, cout / g)
@@ -104,6 +129,7 @@ enum Conv1DKernel {
         let width = (tout + tilesPerGroup - 1) / tilesPerGroup
         let (xs, ws, ys) = (SharedPointer(x), SharedPointer(w), SharedPointer(y))
         let packedW = packed.map { SharedPointer($0) }
+        let residualP = residual.map { SharedPointer($0) }
         parallelFor(g * tilesPerGroup, threads: threads, grain: 1) { range in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: rowsK * width)
             defer { col.deallocate() }
@@ -112,14 +138,20 @@ enum Conv1DKernel {
                 let t0 = (item % tilesPerGroup) * width
                 guard t0 < tout else { continue }
                 let n = min(width, tout - t0)
-                // The tile's outputs start from the bias; the product accumulates into them.
+                // The tile's outputs start from the bias (plus the residual); the product accumulates into them.
                 for c in 0..<coutG {
-                    (ys.base + (group * coutG + c) * tout + t0).update(
-                        repeating: bias?[group * coutG + c] ?? 0, count: n)
+                    let offset = (group * coutG + c) * tout + t0
+                    let b = bias?[group * coutG + c] ?? 0
+                    if let residualP {
+                        let (row, r) = (ys.base + offset, residualP.base + offset)
+                        for t in 0..<n { row[t] = r[t] + b }
+                    } else {
+                        (ys.base + offset).update(repeating: b, count: n)
+                    }
                 }
                 im2col(
                     x: xs.base + group * cinG * length, channels: cinG, length: length, kernel: kernel, params: p,
-                    col: col, t0: t0, width: n, threads: 1)
+                    inputSlope: inputSlope, col: col, t0: t0, width: n, threads: 1)
                 if let packedW {
                     hark_sgemm_avx512_packed(coutG, n, rowsK, 1, packedW.base, 0, col, n, 1, ys.base + t0, tout)
                     continue
@@ -165,11 +197,11 @@ enum Conv1DKernel {
         }
     }
 
-    /// col[(c · kernel + k), t] = x[c, (t0 + t) · stride + k · dilation − padLeft] for t < width (zero
-    /// outside the input).
+    /// col[(c · kernel + k), t] = a(x[c, (t0 + t) · stride + k · dilation − padLeft]) for t < width (zero
+    /// outside the input), a the leaky ReLU with `inputSlope` if given (it maps 0 to 0, so padding stays 0).
     static func im2col(
         x: UnsafePointer<Float>, channels: Int, length: Int, kernel: Int, params p: Conv1DParams,
-        col: UnsafeMutablePointer<Float>, t0: Int, width tout: Int, threads: Int
+        inputSlope: Float? = nil, col: UnsafeMutablePointer<Float>, t0: Int, width tout: Int, threads: Int
     ) {
         let xs = SharedPointer(x)
         let cs = SharedPointer(col)
@@ -185,12 +217,24 @@ enum Conv1DKernel {
                     let lo = min(tout, max(0, -shift))
                     let hi = max(lo, min(tout, length - shift))
                     if lo > 0 { dst.update(repeating: 0, count: lo) }
-                    if hi > lo { (dst + lo).update(from: src + lo + shift, count: hi - lo) }
+                    if hi > lo {
+                        if let slope = inputSlope {
+                            let from = src + lo + shift
+                            let to = dst + lo
+                            for t in 0..<(hi - lo) {
+                                let v = from[t]
+                                to[t] = v >= 0 ? v : v * slope
+                            }
+                        } else {
+                            (dst + lo).update(from: src + lo + shift, count: hi - lo)
+                        }
+                    }
                     if tout > hi { (dst + hi).update(repeating: 0, count: tout - hi) }
                 } else {
                     for t in 0..<tout {
                         let i = t * p.stride + shift
-                        dst[t] = i >= 0 && i < length ? src[i] : 0
+                        let v = i >= 0 && i < length ? src[i] : 0
+                        dst[t] = inputSlope.map { v >= 0 ? v : v * $0 } ?? v
                     }
                 }
             }
