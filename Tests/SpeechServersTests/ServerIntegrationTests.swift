@@ -220,7 +220,8 @@ struct ServerIntegrationTests {
     func disconnect() async throws {
         let servers = try await S.servers()
         let url = "http://127.0.0.1:\(servers.httpPort)/v1/audio/speech"
-        let long = String(repeating: "This paragraph is long enough to stream for a while. ", count: 12)
+        // Several minutes of audio, whose synthesis (about 5 s here) outlasts the client's 1 s timeout.
+        let long = String(repeating: "This paragraph is long enough to stream for a while. ", count: 60)
         let body = #"{"model": "tts-1", "voice": "alloy", "input": "\#(long)", "response_format": "pcm"}"#
         let aborted = try await S.runOffPool(
             "/usr/bin/curl",
