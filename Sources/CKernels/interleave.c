@@ -4,6 +4,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "transpose.h"
+
 #define AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
 /// Eight rows, eight samples at a time: an 8×8 transpose in ymm registers.
@@ -11,22 +13,10 @@ AVX512 static void interleave8(const float *src, size_t stride, size_t n, float 
     const __m256 b = _mm256_set1_ps(bias);
     size_t t = 0;
     for (; t + 8 <= n; t += 8) {
-        __m256 r[8], u[8], v[8];
+        __m256 r[8];
         for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(src + q * stride + t);
-        for (int q = 0; q < 8; q += 2) {
-            u[q] = _mm256_unpacklo_ps(r[q], r[q + 1]);
-            u[q + 1] = _mm256_unpackhi_ps(r[q], r[q + 1]);
-        }
-        for (int q = 0; q < 8; q += 4) {
-            v[q] = _mm256_shuffle_ps(u[q], u[q + 2], 0x44);
-            v[q + 1] = _mm256_shuffle_ps(u[q], u[q + 2], 0xEE);
-            v[q + 2] = _mm256_shuffle_ps(u[q + 1], u[q + 3], 0x44);
-            v[q + 3] = _mm256_shuffle_ps(u[q + 1], u[q + 3], 0xEE);
-        }
-        for (int q = 0; q < 4; q++) {
-            _mm256_storeu_ps(dst + (t + q) * 8, _mm256_add_ps(_mm256_permute2f128_ps(v[q], v[q + 4], 0x20), b));
-            _mm256_storeu_ps(dst + (t + q + 4) * 8, _mm256_add_ps(_mm256_permute2f128_ps(v[q], v[q + 4], 0x31), b));
-        }
+        hark_transpose8(r);
+        for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (t + q) * 8, _mm256_add_ps(r[q], b));
     }
     *done = t;
 }

@@ -10,6 +10,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "transpose.h"
+
 #define MR HARK_SGEMM_MR
 #define NR HARK_SGEMM_NR
 #define NV (NR / 16)  // zmm registers per row of the C tile: MR·NV = 24 accumulators of the 32
@@ -168,25 +170,6 @@ AVX512 static void pack_b(int trans, const float *b, size_t ldb, size_t kc, size
     }
 }
 
-/// 8×8 transpose of ymm registers: r[q][s] → r[s][q].
-AVX512 static inline void transpose8(__m256 r[8]) {
-    __m256 t[8], u[8];
-    for (int q = 0; q < 8; q += 2) {
-        t[q] = _mm256_unpacklo_ps(r[q], r[q + 1]);
-        t[q + 1] = _mm256_unpackhi_ps(r[q], r[q + 1]);
-    }
-    for (int q = 0; q < 8; q += 4) {
-        u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
-        u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xEE);
-        u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
-        u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xEE);
-    }
-    for (int q = 0; q < 4; q++) {
-        r[q] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x20);
-        r[q + 4] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x31);
-    }
-}
-
 /// Packs op(A)[mc×kc] into MR-tall panels, each kc groups of mr floats (mr < MR only for the last panel).
 AVX512 static void pack_a(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst) {
     if (trans) {
@@ -219,7 +202,7 @@ AVX512 static void pack_a(int trans, const float *a, size_t lda, size_t mc, size
                 for (; p + 8 <= kc; p += 8) {
                     __m256 r[8];
                     for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(a + (i + q) * lda + p);
-                    transpose8(r);
+                    hark_transpose8(r);
                     for (int s = 0; s < 8; s++) _mm256_storeu_ps(dst + (p + s) * MR, r[s]);
                 }
             }
