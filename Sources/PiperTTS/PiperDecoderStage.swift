@@ -170,7 +170,8 @@ public struct PiperDecoderStage: Sendable {
         let (channels, length) = (x.shape[0], x.shape[1])
         let reach = stage.reach
         let width = max(8 * reach, 262_144 / max(channels, 1))
-        guard length > width + 2 * reach else { return try blocks(stage, x) }
+        // An accelerator takes each conv whole instead: tiles would only add calls (and their context).
+        guard engine.isCPUOnly, length > width + 2 * reach else { return try blocks(stage, x) }
         // Every column is written below.
         var out = Tensor(
             shape: [channels, length], dtype: .f32, storage: TensorStorage(uninitializedBytes: x.count * 4))
