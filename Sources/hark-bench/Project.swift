@@ -1,6 +1,7 @@
 import ArgumentParser
 import Compute
 import Foundation
+import Tensors
 
 /// A cost model, not a measurement: projects the time of Piper's HiFi-GAN decoder (medium voice) on an
 /// RK3588 from its op list, where the `rknpu` backend would place each op, and throughput and bandwidth
@@ -73,21 +74,32 @@ struct Project: ParsableCommand {
     @Option(help: "fp32 throughput of the four A76 cores on the products the NPU declines, GFLOP/s (an assumption).")
     var cpuGflops = 40.0
 
+    @Flag(
+        help: """
+            Time each product the NPU would take through the rknpu backend on the loaded runtime (HARK_RKNN_LIB or \
+            the system's librknnrt.so), its A and C conversions included, and use those times in place of \
+            --npu-gflops, --call-microseconds and the copy bandwidth. On a board this measures the NPU; on the \
+            emulator it measures the CPU emulating one, and says so.
+            """)
+    var measure = false
+
     var npuPrecision: RKNPUPrecision { precision == "int8" ? .int8 : .float16 }
 
     func run() throws {
         guard precision == "fp16" || precision == "int8" else {
             throw ValidationError("unknown --precision '\(precision)' (fp16 or int8)")
         }
+        let timer = measure ? try ProductTimer(precision: npuPrecision) : nil
+        if let timer { print("Measuring the products on \(timer.runtime)\n") }
         switch workload {
-        case "speak": try speak()
-        case "transcribe": transcribe()
-        case "generate": generate()
+        case "speak": try speak(timer)
+        case "transcribe": transcribe(timer)
+        case "generate": generate(timer)
         default: throw ValidationError("unknown --workload '\(workload)' (speak, transcribe or generate)")
         }
     }
 
-    func speak() throws {
+    func speak(_ timer: ProductTimer?) throws {
         guard let shape = HiFiGAN.named[voice] else {
             throw ValidationError(
                 "unknown --voice '\(voice)' (known: \(HiFiGAN.named.keys.sorted().joined(separator: ", ")))")
@@ -97,13 +109,14 @@ struct Project: ParsableCommand {
             "Cost model: Piper HiFi-GAN decoder '\(voice)', \(frames) frames = "
                 + String(format: "%.2f s of audio at 22.05 kHz", audioSeconds))
         printAssumptions()
-        let phase = project(shape.ops(frames: frames))
+        let phase = project(shape.ops(frames: frames), timer: timer)
         print(
             String(
                 format: "\nprojected decoder time %.1f ms for %.2f s of audio: real-time factor %.3f",
                 phase.seconds * 1e3, audioSeconds, phase.seconds / audioSeconds))
         let fixed = phase.seconds - phase.npuPaddedFlops / (npuRate * Double(cores))
-        for target in [1.0, 0.2, 0.08] where target * audioSeconds > fixed {
+        // (With measured products there is no rate to solve for.)
+        for target in [1.0, 0.2, 0.08] where timer == nil && target * audioSeconds > fixed {
             let needed = phase.npuPaddedFlops / (target * audioSeconds - fixed) / Double(cores) / 1e9
             print(
                 String(
@@ -115,16 +128,16 @@ struct Project: ParsableCommand {
         print("≈ 4.3× faster than the RK3588 CPU; third-party hybrid CPU+NPU RTF ≈ 0.13 (research/backends.md §2).")
     }
 
-    func transcribe() {
+    func transcribe(_ timer: ProductTimer?) {
         print(
             "Cost model: Whisper tiny (f16 weights), one 30 s window: the encoder (1500 positions), then a 3-token "
                 + "prompt and \(transcriptTokens) tokens decoded one at a time")
         printAssumptions()
         let ops = WhisperTinyOps()
         print("encoder and the decoder's cross-attention keys and values:")
-        let encoder = project(ops.encoder() + ops.crossKeysAndValues())
+        let encoder = project(ops.encoder() + ops.crossKeysAndValues(), timer: timer)
         print("\ndecoder (prompt, then \(transcriptTokens) tokens):")
-        let decoder = project(ops.decoder(prompt: 3, tokens: transcriptTokens))
+        let decoder = project(ops.decoder(prompt: 3, tokens: transcriptTokens), timer: timer)
         let total = encoder.seconds + decoder.seconds
         print(
             String(
@@ -138,16 +151,17 @@ struct Project: ParsableCommand {
                 + "RK3588 (real-time factor ≈ 0.03)")
     }
 
-    func generate() {
+    func generate(_ timer: ProductTimer?) {
         print(
             "Cost model: SmolLM2-135M-Instruct Q4_1: a \(promptTokens)-token prompt (products on the NPU), then "
                 + "\(replyTokens) reply tokens decoded one at a time (one-row products: on the CPU by design)")
         printAssumptions()
         let ops = SmolLM2Ops()
         print("prompt:")
-        let prompt = project(ops.forward(tokens: promptTokens, past: 0))
+        let prompt = project(ops.forward(tokens: promptTokens, past: 0), timer: timer)
         print("\nreply (\(replyTokens) tokens):")
-        let reply = project((0..<replyTokens).flatMap { ops.forward(tokens: 1, past: promptTokens + $0) })
+        let reply = project(
+            (0..<replyTokens).flatMap { ops.forward(tokens: 1, past: promptTokens + $0) }, timer: timer)
         let perToken = reply.seconds / Double(max(replyTokens, 1))
         print(
             String(
@@ -168,6 +182,7 @@ struct Project: ParsableCommand {
     var npuRate: Double { (npuGflops ?? (npuPrecision == .int8 ? 20 : 10)) * 1e9 }
 
     func printAssumptions() {
+        if measure { print("The NPU's products: measured (the NPU figures below apply to nothing else).") }
         print("Assumptions (research/backends.md §1, §5; override with the options):")
         print(
             String(
@@ -197,7 +212,8 @@ struct Project: ParsableCommand {
 
     /// Projects `ops` op by op and prints a table by op kind and place (unless `quiet`); `npu: false` puts
     /// every product on the CPU.
-    func project(_ ops: [Op], npu: Bool = true, quiet: Bool = false) -> Phase {
+    /// With a `timer`, each product on the NPU costs its measured time rather than the model's figures.
+    func project(_ ops: [Op], npu: Bool = true, quiet: Bool = false, timer: ProductTimer? = nil) -> Phase {
         var rows: [String: (count: Int, flops: Double, bytes: Double, seconds: Double)] = [:]
         var phase = Phase()
         for op in ops {
@@ -215,7 +231,8 @@ struct Project: ParsableCommand {
                 let paddedFlops = 2 * Double(RKNPUBackend.paddedRows(product.rows) * pk * pn)
                 // Cores run their slices in parallel; copies and per-call costs add up serially.
                 seconds =
-                    paddedFlops / (npuRate * Double(cores)) + bytes / (bandwidth * 1e9)
+                    timer?.seconds(op)
+                    ?? paddedFlops / (npuRate * Double(cores)) + bytes / (bandwidth * 1e9)
                     + Double(tiles) * callMicroseconds * 1e-6
                 place = "npu"
                 phase.npuFlops += flops
@@ -428,5 +445,57 @@ struct HiFiGAN {
             .conv1d(inChannels: c, outChannels: 1, kernel: 7, length: length, params: .init(padding: 3), weight: .f32))
         ops.append(.activation(.tanh, count: length))
         return ops
+    }
+}
+
+/// Times products through the rknpu backend on the loaded runtime (`project --measure`): each distinct shape once,
+/// best of a few runs, end to end (A and C conversions, every core's call).
+final class ProductTimer {
+    let engine: ComputeEngine
+    /// The runtime's own version line (the emulator names itself).
+    let runtime: String
+    private var cache: [String: Double] = [:]
+    private var rng = SeededRandom(seed: 17)
+
+    init(precision: RKNPUPrecision) throws {
+        let npu = try RKNPUBackend(quantizedWeights: precision, floatWeights: precision)
+        engine = ComputeEngine(backend: npu)
+        runtime =
+            "\(npu.libraryPath): \(npu.version)"
+            + (npu.version.contains("EMULATOR")
+                ? " — an emulator: these are the CPU's times for emulating the NPU, not an NPU's" : "")
+    }
+
+    /// Seconds for `op` on the rknpu backend, or nil when it is not a product the backend runs there.
+    func seconds(_ op: Op) -> Double? {
+        let key = "\(op)"
+        if let known = cache[key] { return known }
+        let measured = try? time(op)
+        cache[key] = measured
+        return measured
+    }
+
+    private func time(_ op: Op) throws -> Double? {
+        let engine = engine
+        switch op {
+        case .conv1d(let cin, let cout, let kernel, let length, let p, _):
+            let w = try engine.prepare(rng.tensor([cout, cin / p.groups, kernel], scale: 0.1), for: .conv1d(p))
+            let x = rng.tensor([cin, length])
+            guard engine.placement(of: op, weight: w) == "rknpu" else { return nil }
+            return bestTime(seconds: 0.2, minimumRuns: 3) { _ = try? engine.conv1d(x, w, params: p) }
+        case .convTranspose1d(let cin, let cout, let kernel, let length, let p, _):
+            let w = try engine.prepare(
+                rng.tensor([cin, cout / p.groups, kernel], scale: 0.1), for: .convTranspose1d(p))
+            let x = rng.tensor([cin, length])
+            guard engine.placement(of: op, weight: w) == "rknpu" else { return nil }
+            return bestTime(seconds: 0.2, minimumRuns: 3) { _ = try? engine.convTranspose1d(x, w, params: p) }
+        case .linear(let m, let k, let n, _):
+            let w = try engine.prepare(rng.tensor([n, k], scale: 0.1), for: .linear)
+            let x = rng.tensor([m, k])
+            guard engine.placement(of: op, weight: w) == "rknpu" else { return nil }
+            return bestTime(seconds: 0.2, minimumRuns: 3) { _ = try? engine.linear(x, w) }
+        default:
+            return nil
+        }
     }
 }

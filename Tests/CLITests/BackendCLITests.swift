@@ -84,4 +84,16 @@ struct BackendCLITests {
         #expect(output.contains("ok: backend rknpu for the Piper decoder, Whisper and the VAD"), "\(output)")
         #expect(output.contains("backend rknpu)"), "\(output)")  // the language model's line
     }
+
+    @Test("hark-bench project --measure times the products through the rknpu backend and names the emulator")
+    func projectMeasured() throws {
+        let (status, output, log) = try runSeparately("hark-bench", ["project", "--measure", "--frames", "20"])
+        #expect(status == 0, "\(output)\n\(log)")
+        #expect(output.contains("an emulator: these are the CPU's times"), "\(output)")
+        // Every conv goes to the NPU but the one-output conv_post, and the projection has a measured time.
+        #expect(output.contains("conv1d on npu") && output.contains("conv_transpose1d on npu"), "\(output)")
+        let line = output.split(separator: "\n").first { $0.contains("projected decoder time") }
+        let factor = line.flatMap { Double($0.split(separator: " ").last ?? "") }
+        #expect((factor ?? 0) > 0, "\(output)")
+    }
 }
