@@ -449,8 +449,10 @@ struct HiFiGAN {
 }
 
 /// Times products through the rknpu backend on the loaded runtime (`project --measure`): each distinct shape once,
-/// best of a few runs, end to end (A and C conversions, every core's call).
+/// best of a few runs, end to end (A and C conversions, every core's call). The backend is called directly, so a
+/// product that fails on the runtime is reported rather than quietly redone on the CPU as the engine would.
 final class ProductTimer {
+    let npu: RKNPUBackend
     let engine: ComputeEngine
     /// The runtime's own version line (the emulator names itself).
     let runtime: String
@@ -458,7 +460,7 @@ final class ProductTimer {
     private var rng = SeededRandom(seed: 17)
 
     init(precision: RKNPUPrecision) throws {
-        let npu = try RKNPUBackend(quantizedWeights: precision, floatWeights: precision)
+        npu = try RKNPUBackend(quantizedWeights: precision, floatWeights: precision)
         engine = ComputeEngine(backend: npu)
         runtime =
             "\(npu.libraryPath): \(npu.version)"
@@ -466,36 +468,52 @@ final class ProductTimer {
                 ? " — an emulator: these are the CPU's times for emulating the NPU, not an NPU's" : "")
     }
 
-    /// Seconds for `op` on the rknpu backend, or nil when it is not a product the backend runs there.
+    /// Seconds for `op` on the rknpu backend, or nil when it is not a product the backend runs there. A product
+    /// that fails to run is said so (and then costed by the model), never dropped silently.
     func seconds(_ op: Op) -> Double? {
         let key = "\(op)"
         if let known = cache[key] { return known }
-        let measured = try? time(op)
+        var measured: Double? = nil
+        do {
+            measured = try time(op)
+        } catch {
+            print("measuring \(op) failed: \(error.message); the model's figures stand in for it")
+        }
         cache[key] = measured
         return measured
     }
 
-    private func time(_ op: Op) throws -> Double? {
-        let engine = engine
+    private func time(_ op: Op) throws(ComputeError) -> Double? {
+        let npu = npu
+        let run: (inout Tensor) throws(ComputeError) -> Void
+        var y: Tensor
         switch op {
         case .conv1d(let cin, let cout, let kernel, let length, let p, _):
             let w = try engine.prepare(rng.tensor([cout, cin / p.groups, kernel], scale: 0.1), for: .conv1d(p))
             let x = rng.tensor([cin, length])
-            guard engine.placement(of: op, weight: w) == "rknpu" else { return nil }
-            return bestTime(seconds: 0.2, minimumRuns: 3) { _ = try? engine.conv1d(x, w, params: p) }
+            guard w.native(for: npu.name) != nil else { return nil }
+            y = Tensor(zeros: [cout, p.outputLength(input: length, kernel: kernel)])
+            run = { (y) throws(ComputeError) in try npu.conv1d(x, weight: w, bias: nil, params: p, into: &y) }
         case .convTranspose1d(let cin, let cout, let kernel, let length, let p, _):
             let w = try engine.prepare(
                 rng.tensor([cin, cout / p.groups, kernel], scale: 0.1), for: .convTranspose1d(p))
             let x = rng.tensor([cin, length])
-            guard engine.placement(of: op, weight: w) == "rknpu" else { return nil }
-            return bestTime(seconds: 0.2, minimumRuns: 3) { _ = try? engine.convTranspose1d(x, w, params: p) }
+            guard w.native(for: npu.name) != nil else { return nil }
+            y = Tensor(zeros: [cout, p.outputLength(input: length, kernel: kernel)])
+            run = { (y) throws(ComputeError) in
+                try npu.convTranspose1d(x, weight: w, bias: nil, params: p, into: &y)
+            }
         case .linear(let m, let k, let n, _):
             let w = try engine.prepare(rng.tensor([n, k], scale: 0.1), for: .linear)
             let x = rng.tensor([m, k])
-            guard engine.placement(of: op, weight: w) == "rknpu" else { return nil }
-            return bestTime(seconds: 0.2, minimumRuns: 3) { _ = try? engine.linear(x, w) }
+            guard w.native(for: npu.name) != nil else { return nil }
+            y = Tensor(zeros: [m, n])
+            run = { (y) throws(ComputeError) in try npu.linear(x, weight: w, bias: nil, into: &y) }
         default:
             return nil
         }
+        guard npu.supports(op) else { return nil }
+        try run(&y)  // a failure shows here, not inside the timing loop
+        return bestTime(seconds: 0.2, minimumRuns: 3) { try? run(&y) }
     }
 }

@@ -90,6 +90,7 @@ struct BackendCLITests {
         let (status, output, log) = try runSeparately("hark-bench", ["project", "--measure", "--frames", "20"])
         #expect(status == 0, "\(output)\n\(log)")
         #expect(output.contains("an emulator: these are the CPU's times"), "\(output)")
+        #expect(!output.contains("failed"), "every product the NPU takes was measured: \(output)")
         // Every conv goes to the NPU but the one-output conv_post, and the projection has a measured time.
         #expect(output.contains("conv1d on npu") && output.contains("conv_transpose1d on npu"), "\(output)")
         let line = output.split(separator: "\n").first { $0.contains("projected decoder time") }
