@@ -15,3 +15,11 @@ int hark_cpu_has_avx512(void) {
     return 0;
 #endif
 }
+
+int hark_cpu_has_avx512_vnni(void) {
+#if defined(__x86_64__)
+    return hark_cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}

@@ -197,7 +197,8 @@ public struct PreparedWeight: Sendable {
     /// The CPU's compact copy for matrix-vector products: an f16 linear weight kept in f16, so decoding a
     /// token reads half the bytes (Whisper's 51864×384 output projection: 40 MB instead of 80 MB).
     public let compact: Tensor?
-    /// The CPU's conv1d weight as its AVX-512 GEMM packs A, packed once here rather than for every time tile.
+    /// The CPU's weight re-laid once for its AVX-512 kernels: a conv1d weight as the GEMM packs A (rather than for
+    /// every time tile), a q4 linear weight in interleaved row groups for decoding.
     public let packed: Tensor?
 
     public init(

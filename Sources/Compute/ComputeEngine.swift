@@ -131,7 +131,7 @@ public struct ComputeEngine: Sendable {
         return PreparedWeight(
             original: weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name,
             compact: PreparedWeight.compactForm(of: weight, use: use),
-            packed: Conv1DKernel.packedForm(of: cpuForm, use: use)
+            packed: CPUBackend.packedForm(of: cpuForm, use: use)
         )
     }
 

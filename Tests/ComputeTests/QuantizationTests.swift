@@ -116,7 +116,52 @@ struct QuantizationTests {
                     OpParity.compare(out, ref).nmse < OpParity.Tolerance.products,
                     "\(dtype) \(m)×\(k)→\(n) \(useC ? "C" : "Swift")")
             }
+            // The packed integer kernel (x rounded to 16 bits per block), with and without VNNI; rows past the
+            // last group of 16 go to the plain kernel.
+            guard let packed = QuantizedMatrix.packedForm(of: w, use: .linear) else {
+                #expect(!QuantizedMatrix.vectorC || n < 16)
+                continue
+            }
+            for vnni in QuantizedMatrix.vnni ? [false, true] : [false] {
+                var out = Tensor(zeros: [m, n])
+                w.withUnsafeBytes { wp in
+                    packed.withUnsafeBytes { pp in
+                        x.withUnsafeFloats { xp in
+                            out.withUnsafeMutableFloats { yp in
+                                QuantizedMatrix.matrixVectorPacked(
+                                    w: wp.baseAddress!, packed: pp.baseAddress!, dtype: dtype, rows: n, cols: k,
+                                    x: xp.baseAddress!, count: m, bias: bias, y: yp.baseAddress!, threads: 3,
+                                    vnni: vnni)
+                            }
+                        }
+                    }
+                }
+                #expect(
+                    OpParity.compare(out, ref).nmse < OpParity.Tolerance.products,
+                    "\(dtype) \(m)×\(k)→\(n) packed, VNNI \(vnni)")
+            }
         }
+    }
+
+    @Test("x rounded to 16 bits per block: within half a step of x, and the step's sum term")
+    func sixteenBitActivations() {
+        var rng = SeededRandom(seed: 9)
+        // A block with one outlier (as a BOS token's activations have) and an all-zero block.
+        var x = rng.tensor([96], scale: 2).floats()
+        x[40] = 2.5e4
+        for i in 64..<96 { x[i] = 0 }
+        let (q, scale, sum) = QuantizedMatrix.sixteenBit(x, count: 96)
+        for b in 0..<3 {
+            let block = x[(b * 32)..<(b * 32 + 32)]
+            #expect(scale[b] == block.map(abs).max()! / 32767)
+            var total = 0
+            for i in (b * 32)..<(b * 32 + 32) {
+                #expect(abs(Float(q[i]) * scale[b] - x[i]) <= scale[b] * 0.5001, "element \(i)")
+                total += Int(q[i])
+            }
+            #expect(sum[b] == scale[b] * Float(total))
+        }
+        #expect(q[40] == 32767 && scale[2] == 0 && sum[2] == 0)
     }
 
     @Test("the CPU's k-quant linear matches the reference, decode and prefill", arguments: [DType.q4_K, .q6_K])

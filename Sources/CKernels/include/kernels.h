@@ -16,3 +16,6 @@ static inline void hark_cpu_relax(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+/// 1 when `hark_cpu_has_avx512()` and the CPU has AVX-512 VNNI (vpdpwssd).
+int hark_cpu_has_avx512_vnni(void);

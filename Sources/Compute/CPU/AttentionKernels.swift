@@ -73,7 +73,7 @@ enum AttentionKernels {
         let vs = SharedPointer(v.assumingMemoryBound(to: UInt8.self))
         let (qs, os) = (SharedPointer(q), SharedPointer(out))
         // A task (one row of one head) reads that head's keys and values.
-        let grain = streamingGrain(bytesPerItem: keys * (e + ev) * size, bytesPerThread: 512 << 10)
+        let grain = streamingGrain(bytesPerItem: keys * (e + ev) * size, bytesPerThread: 128 << 10)
         parallelFor(qv.batch * rows, threads: threads, grain: grain) { range in
             let s = UnsafeMutablePointer<Float>.allocate(capacity: keys + ev)
             defer { s.deallocate() }

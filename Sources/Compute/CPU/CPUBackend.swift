@@ -57,6 +57,12 @@ public struct CPUBackend: Backend {
         }
     }
 
+    /// The CPU's weight re-laid for its AVX-512 kernels, kept beside its `prepare` form (`cpuForm`): conv1d weights
+    /// packed as the GEMM's A, q4 linear weights in row groups. Nil where no such kernel runs.
+    static func packedForm(of cpuForm: Tensor, use: WeightUse) -> Tensor? {
+        Conv1DKernel.packedForm(of: cpuForm, use: use) ?? QuantizedMatrix.packedForm(of: cpuForm, use: use)
+    }
+
     /// Weight element types this backend converts to f32 at load.
     static func convertible(_ t: DType) -> Bool { t == .f32 || t == .f16 || t == .bf16 }
 
@@ -129,9 +135,12 @@ public struct CPUBackend: Backend {
                                 w: wp.baseAddress!, dtype: w.dtype, rows: n, cols: k, x: xp.baseAddress!, count: m,
                                 bias: bias, y: yp.baseAddress!, threads: threads)
                         } else {
-                            QuantizedMatrix.run(
-                                w: wp.baseAddress!, dtype: w.dtype, rows: n, cols: k, x: xp.baseAddress!, count: m,
-                                bias: bias, y: yp.baseAddress!, threads: threads)
+                            let packed = weight.use == .linear ? weight.packed : nil
+                            packed.withUnsafeBytesIfPresent { packed in
+                                QuantizedMatrix.run(
+                                    w: wp.baseAddress!, packed: packed, dtype: w.dtype, rows: n, cols: k,
+                                    x: xp.baseAddress!, count: m, bias: bias, y: yp.baseAddress!, threads: threads)
+                            }
                         }
                     }
                 }
@@ -548,5 +557,10 @@ extension Optional where Wrapped == Tensor {
     fileprivate func withUnsafeFloatsIfPresent<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
         guard let tensor = self else { return body(nil) }
         return tensor.withUnsafeFloats { body($0.baseAddress) }
+    }
+
+    fileprivate func withUnsafeBytesIfPresent<R>(_ body: (UnsafeRawPointer?) -> R) -> R {
+        guard let tensor = self else { return body(nil) }
+        return tensor.withUnsafeBytes { body($0.baseAddress) }
     }
 }
