@@ -22,18 +22,19 @@ public struct LlamaModel: Sendable {
         public init(contextLimit: Int = 4096) { self.contextLimit = contextLimit }
     }
 
+    /// Products of one input: stacked into one weight when they share an element type (one call reads the input
+    /// once and, decoding, splits one product across the cores instead of several small ones), else kept apart.
+    enum Products: Sendable {
+        case stacked(PreparedWeight, bias: Tensor?)
+        case apart([PreparedWeight], biases: [Tensor?])
+    }
+
     struct Layer: Sendable {
         let attentionNorm: Tensor  // [D]
-        let q: PreparedWeight  // [H·E, D]
-        let k: PreparedWeight  // [G·E, D]
-        let v: PreparedWeight  // [G·E, D]
-        let qBias: Tensor?
-        let kBias: Tensor?
-        let vBias: Tensor?
+        let qkv: Products  // [H·E | G·E | G·E, D]
         let output: PreparedWeight  // [D, H·E]
         let ffnNorm: Tensor  // [D]
-        let gate: PreparedWeight  // [F, D]
-        let up: PreparedWeight  // [F, D]
+        let gateUp: Products  // [F | F, D]
         let down: PreparedWeight  // [D, F]
     }
 
@@ -71,21 +72,53 @@ public struct LlamaModel: Sendable {
             }
             return t.toF32()
         }
-        func weight(_ name: String, _ shape: [Int], for use: WeightUse) throws(LanguageModelError) -> PreparedWeight {
-            let t = try tensor(name, shape)
+        func check(_ name: String, _ t: Tensor, for use: WeightUse) throws(LanguageModelError) {
             // The CPU runs whatever the bound backend declines, so it must have a kernel for the type.
             let op: Op =
                 use == .embedding
-                ? .embedding(vocab: shape[0], dim: shape[1], count: 1, table: t.dtype)
-                : .linear(m: 1, k: shape[1], n: shape[0], weight: t.dtype)
+                ? .embedding(vocab: t.shape[0], dim: t.shape[1], count: 1, table: t.dtype)
+                : .linear(m: 1, k: t.shape[1], n: t.shape[0], weight: t.dtype)
             guard engine.cpu.supports(op) else {
                 throw .unsupportedTensorType(tensor: name, type: t.dtype.description)
             }
+        }
+        func prepare(_ name: String, _ t: Tensor, for use: WeightUse) throws(LanguageModelError) -> PreparedWeight {
             do {
                 return try engine.prepare(t, for: use)
             } catch {
                 throw .badTensor("\(name): \(error.message)")
             }
+        }
+        func weight(_ name: String, _ shape: [Int], for use: WeightUse) throws(LanguageModelError) -> PreparedWeight {
+            let t = try tensor(name, shape)
+            try check(name, t, for: use)
+            return try prepare(name, t, for: use)
+        }
+        /// Linear weights that read the same input, stacked row-wise when they share a type.
+        func products(_ parts: [(name: String, rows: Int, bias: String?)]) throws(LanguageModelError) -> Products {
+            var weights: [Tensor] = []
+            var biases: [Tensor?] = []
+            for part in parts {
+                let t = try tensor(part.name, [part.rows, d])
+                try check(part.name, t, for: .linear)
+                weights.append(t)
+                biases.append(try part.bias.map { name throws(LanguageModelError) in try vector(name, part.rows) })
+            }
+            let names = parts.map(\.name).joined(separator: " + ")
+            if let stacked = Tensor(stackingRows: weights) {
+                let bias: Tensor? =
+                    biases.allSatisfy({ $0 == nil })
+                    ? nil
+                    : Tensor(
+                        shape: [parts.reduce(0) { $0 + $1.rows }],
+                        floats: zip(parts, biases).flatMap { part, b in
+                            b?.floats() ?? Array(repeating: 0, count: part.rows)
+                        })
+                return .stacked(try prepare(names, stacked, for: .linear), bias: bias)
+            }
+            var prepared: [PreparedWeight] = []
+            for (part, t) in zip(parts, weights) { prepared.append(try prepare(part.name, t, for: .linear)) }
+            return .apart(prepared, biases: biases)
         }
 
         self.config = config
@@ -99,16 +132,16 @@ public struct LlamaModel: Sendable {
             layers.append(
                 Layer(
                     attentionNorm: try vector("\(p).attn_norm.weight", d),
-                    q: try weight("\(p).attn_q.weight", [qWidth, d], for: .linear),
-                    k: try weight("\(p).attn_k.weight", [kvWidth, d], for: .linear),
-                    v: try weight("\(p).attn_v.weight", [kvWidth, d], for: .linear),
-                    qBias: bias ? try vector("\(p).attn_q.bias", qWidth) : nil,
-                    kBias: bias ? try vector("\(p).attn_k.bias", kvWidth) : nil,
-                    vBias: bias ? try vector("\(p).attn_v.bias", kvWidth) : nil,
+                    qkv: try products([
+                        ("\(p).attn_q.weight", qWidth, bias ? "\(p).attn_q.bias" : nil),
+                        ("\(p).attn_k.weight", kvWidth, bias ? "\(p).attn_k.bias" : nil),
+                        ("\(p).attn_v.weight", kvWidth, bias ? "\(p).attn_v.bias" : nil),
+                    ]),
                     output: try weight("\(p).attn_output.weight", [d, qWidth], for: .linear),
                     ffnNorm: try vector("\(p).ffn_norm.weight", d),
-                    gate: try weight("\(p).ffn_gate.weight", [f, d], for: .linear),
-                    up: try weight("\(p).ffn_up.weight", [f, d], for: .linear),
+                    gateUp: try products([
+                        ("\(p).ffn_gate.weight", f, nil), ("\(p).ffn_up.weight", f, nil),
+                    ]),
                     down: try weight("\(p).ffn_down.weight", [d, f], for: .linear)))
         }
         self.layers = layers
@@ -174,9 +207,7 @@ public struct LlamaModel: Sendable {
         for (i, layer) in layers.enumerated() {
             // Attention: x += Wo · attend(rope(Wq·h), rope(Wk·h), Wv·h), h = norm(x).
             try s.normalize(gamma: layer.attentionNorm, epsilon: c.rmsEpsilon, engine: engine)
-            try engine.linear(s.h, layer.q, bias: layer.qBias, into: &s.q)
-            try engine.linear(s.h, layer.k, bias: layer.kBias, into: &s.k)
-            try engine.linear(s.h, layer.v, bias: layer.vBias, into: &s.v)
+            try s.project(layer.qkv, into: [\.q, \.k, \.v], stacked: \.qkv, engine: engine)
             try engine.rope(
                 &s.q, positions: positions, rotaryDim: c.ropeDimensionCount, base: c.ropeFreqBase,
                 freqScale: c.ropeFreqScale, mode: c.ropeMode)
@@ -192,8 +223,7 @@ public struct LlamaModel: Sendable {
 
             // Feed-forward: x += W_down · (silu(W_gate·h) ⊙ W_up·h), h = norm(x).
             try s.normalize(gamma: layer.ffnNorm, epsilon: c.rmsEpsilon, engine: engine)
-            try engine.linear(s.h, layer.gate, into: &s.gate)
-            try engine.linear(s.h, layer.up, into: &s.up)
+            try s.project(layer.gateUp, into: [\.gate, \.up], stacked: \.gateUp, engine: engine)
             try engine.activation(.silu, &s.gate)
             try engine.mul(&s.gate, s.up)
             try engine.linear(s.gate, layer.down, into: &s.out)
@@ -228,6 +258,8 @@ struct LlamaScratch: Sendable {
     var out: Tensor  // [N, D]
     var gate: Tensor  // [N, F]
     var up: Tensor  // [N, F]
+    var qkv: Tensor  // [N, H·E + 2·G·E], the stacked product before it is split
+    var gateUp: Tensor  // [N, 2·F]
 
     init(config c: LlamaConfig, tokens n: Int) {
         tokens = n
@@ -240,6 +272,38 @@ struct LlamaScratch: Sendable {
         out = Tensor(zeros: [n, c.embeddingLength])
         gate = Tensor(zeros: [n, c.feedForwardLength])
         up = Tensor(zeros: [n, c.feedForwardLength])
+        qkv = Tensor(zeros: [n, c.queryWidth + 2 * c.keyValueWidth])
+        gateUp = Tensor(zeros: [n, 2 * c.feedForwardLength])
+    }
+
+    /// parts[i] = h · W_iᵀ (+ b_i): one product into `stacked`, whose columns are then split among the parts, or
+    /// one product per part.
+    mutating func project(
+        _ products: LlamaModel.Products, into parts: [WritableKeyPath<LlamaScratch, Tensor>],
+        stacked: WritableKeyPath<LlamaScratch, Tensor>, engine: ComputeEngine
+    ) throws(ComputeError) {
+        switch products {
+        case .apart(let weights, let biases):
+            for (i, part) in parts.enumerated() {
+                try engine.linear(h, weights[i], bias: biases[i], into: &self[keyPath: part])
+            }
+        case .stacked(let weight, let bias):
+            try engine.linear(h, weight, bias: bias, into: &self[keyPath: stacked])
+            let all = self[keyPath: stacked]
+            let (width, n) = (all.shape[1], tokens)
+            var column = 0
+            all.withUnsafeFloats { src in
+                for part in parts {
+                    let w = self[keyPath: part].count / n
+                    self[keyPath: part].withUnsafeMutableFloats { dst in
+                        for r in 0..<n {
+                            (dst.baseAddress! + r * w).update(from: src.baseAddress! + r * width + column, count: w)
+                        }
+                    }
+                    column += w
+                }
+            }
+        }
     }
 
     /// h = rmsNorm(x) · gamma, written into h's buffer (x stays the residual).

@@ -43,6 +43,23 @@ public struct Tensor: Sendable {
         self.init(shape: shape, dtype: .f32, storage: storage)
     }
 
+    /// Matrices `[r_i, c]` of one element type stacked row after row into one `[Σ r_i, c]` (rows of a block format
+    /// are whole blocks, so their bytes simply follow one another); nil for fewer than two, other ranks, or
+    /// differing types or widths.
+    public init?(stackingRows parts: [Tensor]) {
+        guard parts.count >= 2, let first = parts.first,
+            parts.allSatisfy({ $0.rank == 2 && $0.dtype == first.dtype && $0.shape[1] == first.shape[1] })
+        else { return nil }
+        let bytes = parts.reduce(0) { $0 + $1.byteCount }
+        let storage = TensorStorage(uninitializedBytes: bytes)
+        var offset = 0
+        for part in parts {
+            part.withUnsafeBytes { (storage.base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            offset += part.byteCount
+        }
+        self.init(shape: [parts.reduce(0) { $0 + $1.shape[0] }, first.shape[1]], dtype: first.dtype, storage: storage)
+    }
+
     /// The product of the dimensions, or nil for a negative dimension or an overflowing product.
     public static func elementCount(of shape: [Int]) -> Int? {
         var n = 1
