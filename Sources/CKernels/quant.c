@@ -152,14 +152,7 @@ AVX512 static void quantize_i16_avx512(const float *x, size_t k, int16_t *q, flo
 }
 
 void hark_quantize_i16(const float *x, size_t k, int16_t *q, float *scale, float *sum) {
-    // Probed once (the probe reads the environment); a race only repeats the probe.
-    static int probed = -1;
-    int avx512 = __atomic_load_n(&probed, __ATOMIC_RELAXED);
-    if (avx512 < 0) {
-        avx512 = hark_cpu_has_avx512();
-        __atomic_store_n(&probed, avx512, __ATOMIC_RELAXED);
-    }
-    if (avx512) {
+    if (hark_cpu_avx512_once()) {
         quantize_i16_avx512(x, k, q, scale, sum);
     } else {
         quantize_i16_scalar(x, k, q, scale, sum);

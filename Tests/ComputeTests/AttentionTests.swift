@@ -213,3 +213,18 @@ struct AttentionTests {
         #expect(out.floats() == expected.floats())
     }
 }
+
+@Suite("Half-precision stores (a KV cache in f16)")
+struct HalfStoreTests {
+    @Test("storeHalves rounds as Float16(x) does, from the offset on, the rest untouched")
+    func storeHalves() {
+        var rng = SeededRandom(seed: 3)
+        let source = rng.tensor([37], scale: 70000)  // some beyond f16's range: ±infinity, as Float16(x)
+        var cache = Tensor(zeros: [50], dtype: .f16)
+        cache.storeHalves(of: source, count: 37, at: 5)
+        let stored = cache.floats()
+        let expected = source.floats().map { Float(Float16($0)) }
+        #expect(Array(stored[5..<42]) == expected)
+        #expect(stored[..<5].allSatisfy { $0 == 0 } && stored[42...].allSatisfy { $0 == 0 })
+    }
+}

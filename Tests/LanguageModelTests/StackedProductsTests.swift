@@ -111,7 +111,9 @@ struct StackedProductsTests {
         }
         #expect(stacked.config.attentionBias)
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-4, "max |Δ| stacked against apart: \(worst)")
+        // Only summation order differs (f16 weights decode through another kernel), but the f16 cache can round
+        // a key differently: measured 7e-4; a misplaced column or bias moves logits by whole units.
+        #expect(worst <= 5e-3, "max |Δ| stacked against apart: \(worst)")
         // The biases take part: without them the logits move.
         let (_, c) = try Self.logits(Self.file(halfNames: [], biasScale: 0))
         #expect((zip(a, c).map { abs($0 - $1) }.max() ?? 0) > 1e-2)

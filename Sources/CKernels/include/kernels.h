@@ -17,5 +17,12 @@ static inline void hark_cpu_relax(void) {
 #endif
 }
 
+/// `hark_cpu_has_avx512()`, probed on the first call only (for kernels that choose their path per call).
+int hark_cpu_avx512_once(void);
+
 /// 1 when `hark_cpu_has_avx512()` and the CPU has AVX-512 VNNI (vpdpwssd).
 int hark_cpu_has_avx512_vnni(void);
+
+/// dst[i] = src[i] rounded to IEEE half precision (to nearest, ties to even), F16C's vcvtps2ph where the CPU has
+/// AVX-512, a plain conversion elsewhere.
+void hark_f32_to_f16(const float *src, uint16_t *dst, size_t n);

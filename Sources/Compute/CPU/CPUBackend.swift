@@ -231,9 +231,11 @@ public struct CPUBackend: Backend {
             return
         }
         guard k.dtype == .f32 && v.dtype == .f32 else {
-            // Half-precision keys and values for many rows: widened once, then the tiled kernel.
+            // Half-precision keys and values for many rows: the part the views reach widened once (not a whole
+            // cache's capacity), then the tiled kernel.
             return try attention(
-                q, qv, k.toF32(), kv, v.toF32(), vv, scale: scale, causalOffset: causalOffset, into: &out, ov)
+                q, qv, k.widenedPrefix(kv), kv, v.widenedPrefix(vv), vv, scale: scale, causalOffset: causalOffset,
+                into: &out, ov)
         }
         q.withUnsafeFloats { qp in
             k.withUnsafeFloats { kp in
@@ -562,5 +564,15 @@ extension Optional where Wrapped == Tensor {
     fileprivate func withUnsafeBytesIfPresent<R>(_ body: (UnsafeRawPointer?) -> R) -> R {
         guard let tensor = self else { return body(nil) }
         return tensor.withUnsafeBytes { body($0.baseAddress) }
+    }
+}
+
+extension Tensor {
+    /// The elements up to the last one `view` reaches, as f32.
+    fileprivate func widenedPrefix(_ view: MatrixView) -> Tensor {
+        guard view.batch > 0, view.rows > 0, view.cols > 0 else { return toF32() }
+        let reach =
+            view.offset + (view.batch - 1) * view.batchStride + (view.rows - 1) * view.rowStride + view.cols
+        return Tensor(shape: [reach], dtype: dtype, storage: storage, byteOffset: byteOffset).toF32()
     }
 }
