@@ -96,7 +96,8 @@ struct LLM: ParsableCommand {
         let x = rng.tensor([1, d])
         let hidden = rng.tensor([1, f])
         let gamma = rng.tensor([d])
-        let keys = rng.tensor([p, g * e])
+        var keys = Tensor(zeros: [p, g * e], dtype: .f16)  // the cache keeps keys and values in f16
+        keys.storeHalves(of: rng.tensor([p, g * e]), count: p * g * e, at: 0)
         var rows: [(String, Double)] = []
         func op(_ label: String, perToken count: Double, _ body: () throws -> Void) rethrows {
             try body()
@@ -108,15 +109,27 @@ struct LLM: ParsableCommand {
             }
             rows.append((label, best * count))
         }
-        for (name, n, k) in [
-            ("attn_q", h * e, d), ("attn_k", g * e, d), ("attn_v", g * e, d), ("attn_output", d, h * e),
-            ("ffn_gate", f, d), ("ffn_up", f, d), ("ffn_down", d, f),
-        ] {
-            let w = try weight("blk.0.\(name).weight")
-            var y = Tensor(zeros: [1, n])
-            let input = k == f ? hidden : (k == d ? x : rng.tensor([1, k]))
-            try op("linear \(name) \(k)→\(n) \(w.dtype)", perToken: layers) {
-                try engine.linear(input, w, into: &y)
+        // The products a layer makes: q, k, v and gate, up stacked into one weight as the model stacks them
+        // (when their types match).
+        for group in [["attn_q", "attn_k", "attn_v"], ["attn_output"], ["ffn_gate", "ffn_up"], ["ffn_down"]] {
+            var parts: [Tensor] = []
+            for name in group {
+                guard let t = file.tensor(named: "blk.0.\(name).weight") else {
+                    throw ValidationError("\(model) has no blk.0.\(name).weight")
+                }
+                parts.append(t)
+            }
+            let products =
+                Tensor(stackingRows: parts).map { [(group.joined(separator: "+"), $0)] }
+                ?? zip(group, parts).map { ($0, $1) }
+            for (name, t) in products {
+                let w = try engine.prepare(t, for: .linear)
+                let (n, k) = (t.shape[0], t.shape[1])
+                var y = Tensor(zeros: [1, n])
+                let input = k == f ? hidden : (k == d ? x : rng.tensor([1, k]))
+                try op("linear \(name) \(k)→\(n) \(w.dtype)", perToken: layers) {
+                    try engine.linear(input, w, into: &y)
+                }
             }
         }
         let head = try weight(c.tiedOutput ? "token_embd.weight" : "output.weight")
