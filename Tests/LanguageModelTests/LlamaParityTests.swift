@@ -216,22 +216,10 @@ struct LlamaParityTests {
     @Test("an architecture other than the Llama family is refused by name")
     func unsupportedArchitecture() throws {
         // A GGUF v3 with no tensors and one metadata entry: general.architecture = "mamba".
-        var bytes: [UInt8] = []
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-        func string(_ s: String) {
-            u64(UInt64(s.utf8.count))
-            bytes += Array(s.utf8)
-        }
-        u32(0x4655_4747)
-        u32(3)
-        u64(0)
-        u64(1)
-        string("general.architecture")
-        u32(8)
-        string("mamba")
+        var w = GGUFWriter(tensors: 0, metadata: 1)
+        w.entry("general.architecture", string: "mamba")
         let url = FileManager.default.temporaryDirectory.appending(path: "hark-mamba-\(UUID()).gguf")
-        try Data(bytes).write(to: url)
+        try Data(w.bytes).write(to: url)
         defer { try? FileManager.default.removeItem(at: url) }
         #expect(throws: LanguageModelError.unsupportedArchitecture("mamba")) {
             try LlamaConfig(try GGUFFile(path: url.path))

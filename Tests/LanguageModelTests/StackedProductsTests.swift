@@ -40,39 +40,23 @@ struct StackedProductsTests {
             add("\(p).ffn_down.weight", [d, f], scale: 0.2)
         }
 
-        var b: [UInt8] = []
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-        func str(_ s: String) {
-            u64(UInt64(s.utf8.count))
-            b += s.utf8
-        }
         let integers: [(String, Int)] = [
             ("qwen2.block_count", blocks), ("qwen2.embedding_length", d), ("qwen2.feed_forward_length", f),
             ("qwen2.attention.head_count", heads), ("qwen2.attention.head_count_kv", kvHeads),
             ("qwen2.context_length", 64),
         ]
-        b += Array("GGUF".utf8)
-        u32(3)
-        u64(UInt64(tensors.count))
-        u64(UInt64(integers.count + 1))
-        str("general.architecture")
-        u32(8)
-        str("qwen2")
-        for (key, value) in integers {
-            str(key)
-            u32(4)
-            u32(UInt32(value))
-        }
+        var w = GGUFWriter(tensors: tensors.count, metadata: integers.count + 1)
+        w.entry("general.architecture", string: "qwen2")
+        for (key, value) in integers { w.entry(key, u32: UInt32(value)) }
         var data: [UInt8] = []
         for t in tensors {
             while data.count % 32 != 0 { data.append(0) }
-            str(t.name)
-            u32(UInt32(t.shape.count))
-            for dim in t.shape.reversed() { u64(UInt64(dim)) }  // ggml order: innermost first
+            w.string(t.name)
+            w.u32(UInt32(t.shape.count))
+            for dim in t.shape.reversed() { w.u64(UInt64(dim)) }  // ggml order: innermost first
             let half = halfNames.contains(t.name)
-            u32(half ? 1 : 0)
-            u64(UInt64(data.count))
+            w.u32(half ? 1 : 0)
+            w.u64(UInt64(data.count))
             for v in t.values {
                 if half {
                     withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { data += $0 }
@@ -81,8 +65,9 @@ struct StackedProductsTests {
                 }
             }
         }
-        while b.count % 32 != 0 { b.append(0) }
-        return try GGUFFile(file: MappedFile(bytes: b + data, path: "tiny-qwen2.gguf"))
+        w.pad(to: 32)
+        w.append(data)
+        return try w.file("tiny-qwen2.gguf")
     }
 
     static func logits(_ file: GGUFFile) throws -> (LlamaModel, [Float]) {

@@ -275,42 +275,32 @@ struct VocabularyErrorTests {
     }
 
     static func gguf(_ entries: [(String, Value)]) throws -> GGUFFile {
-        var b: [UInt8] = []
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-        func str(_ s: String) {
-            u64(UInt64(s.utf8.count))
-            b += s.utf8
-        }
-        b += Array("GGUF".utf8)
-        u32(3)
-        u64(0)
-        u64(UInt64(entries.count))
+        var w = GGUFWriter(tensors: 0, metadata: entries.count)
         for (key, value) in entries {
-            str(key)
             switch value {
             case .string(let s):
-                u32(8)
-                str(s)
+                w.entry(key, string: s)
             case .strings(let list):
-                u32(9)
-                u32(8)
-                u64(UInt64(list.count))
-                list.forEach(str)
+                w.string(key)
+                w.u32(9)
+                w.u32(8)
+                w.u64(UInt64(list.count))
+                for s in list { w.string(s) }
             case .int32s(let list):
-                u32(9)
-                u32(5)
-                u64(UInt64(list.count))
-                list.forEach { u32(UInt32(bitPattern: $0)) }
+                w.string(key)
+                w.u32(9)
+                w.u32(5)
+                w.u64(UInt64(list.count))
+                for v in list { w.u32(UInt32(bitPattern: v)) }
             case .uint32(let v):
-                u32(4)
-                u32(v)
+                w.entry(key, u32: v)
             case .bool(let v):
-                u32(7)
-                b.append(v ? 1 : 0)
+                w.string(key)
+                w.u32(7)
+                w.append([v ? 1 : 0])
             }
         }
-        return try GGUFFile(file: MappedFile(bytes: b, path: "test.gguf"))
+        return try w.file()
     }
 
     static let tokens = ("tokenizer.ggml.tokens", Value.strings(["a", "b", "ab"]))

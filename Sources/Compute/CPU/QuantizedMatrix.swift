@@ -187,25 +187,23 @@ enum QuantizedMatrix {
         count m: Int, bias: Tensor?, y: UnsafeMutablePointer<Float>, threads: Int, vnni: Bool = vnni
     ) {
         let (blocks, groups) = (k / 32, n / 16)
-        let (q, scale, sum) = sixteenBit(x, count: m * k)
         let (vnni, format) = (Int32(vnni ? 1 : 0), format(dtype))
         let record = hark_quant_packed_record(format)
         let (ps, ys) = (SharedPointer(packed.assumingMemoryBound(to: UInt8.self)), SharedPointer(y))
-        q.withUnsafeBufferPointer { qb in
-            scale.withUnsafeBufferPointer { sb in
-                sum.withUnsafeBufferPointer { tb in
-                    let (qs, ss, ts) = (
-                        SharedPointer(qb.baseAddress!), SharedPointer(sb.baseAddress!),
-                        SharedPointer(tb.baseAddress!)
-                    )
-                    let grain = streamingGrain(
-                        bytesPerItem: blocks * record, minimum: 2, bytesPerThread: Self.packedShare)
-                    parallelFor(groups, threads: threads, grain: grain) { range in
-                        hark_quant_packed_matvec(
-                            format, ps.base, blocks, qs.base, ss.base, ts.base, m, ys.base, n, range.lowerBound,
-                            range.upperBound, vnni)
-                    }
-                }
+        // x as 16-bit integers, then each block's scale and sum: scratch on the stack, not three arrays per call
+        // (a decoded token makes a few hundred of these calls).
+        let (count, scales) = (m * k, m * blocks)
+        withUnsafeTemporaryAllocation(byteCount: count * 2 + 2 * scales * 4, alignment: 64) { raw in
+            let base = raw.baseAddress!
+            let q = base.bindMemory(to: Int16.self, capacity: count)
+            let scale = (base + count * 2).bindMemory(to: Float.self, capacity: 2 * scales)
+            hark_quantize_i16(x, count, q, scale, scale + scales)
+            let (qs, ss) = (SharedPointer(q), SharedPointer(scale))
+            let grain = streamingGrain(bytesPerItem: blocks * record, minimum: 2, bytesPerThread: Self.packedShare)
+            parallelFor(groups, threads: threads, grain: grain) { range in
+                hark_quant_packed_matvec(
+                    format, ps.base, blocks, qs.base, ss.base, ss.base + scales, m, ys.base, n, range.lowerBound,
+                    range.upperBound, vnni)
             }
         }
         if groups * 16 < n {
