@@ -200,10 +200,12 @@ public struct PreparedWeight: Sendable {
     /// The CPU's weight re-laid once for its AVX-512 kernels: a conv1d weight as the GEMM packs A (rather than for
     /// every time tile), a q4 linear weight in interleaved row groups for decoding.
     public let packed: Tensor?
+    /// The CPU's conv1d weight transformed for Winograd F(4, r) where that pays (`Conv1DKernel.winogradForm`).
+    public let winograd: Tensor?
 
     public init(
         original: Tensor, use: WeightUse, cpu: Tensor, native: Tensor?, nativeBackend: String?, compact: Tensor? = nil,
-        packed: Tensor? = nil
+        packed: Tensor? = nil, winograd: Tensor? = nil
     ) {
         self.original = original
         self.use = use
@@ -212,6 +214,7 @@ public struct PreparedWeight: Sendable {
         self.nativeBackend = nativeBackend
         self.compact = compact
         self.packed = packed
+        self.winograd = winograd
     }
 
     /// The compact copy `prepare` keeps for `weight`, if any.

@@ -131,7 +131,8 @@ public struct ComputeEngine: Sendable {
         return PreparedWeight(
             original: weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name,
             compact: PreparedWeight.compactForm(of: weight, use: use),
-            packed: CPUBackend.packedForm(of: cpuForm, use: use)
+            packed: CPUBackend.packedForm(of: cpuForm, use: use),
+            winograd: Conv1DKernel.winogradForm(of: cpuForm, use: use)
         )
     }
 

@@ -283,13 +283,17 @@ public struct CPUBackend: Backend {
         x.withUnsafeFloats { xp in
             w.withUnsafeFloats { wp in
                 y.withUnsafeMutableFloats { yp in
-                    let packed = weight.use == .conv1d(p) ? weight.packed : nil
+                    let sameUse = weight.use == .conv1d(p)
+                    let (packed, winograd) = (sameUse ? weight.packed : nil, sameUse ? weight.winograd : nil)
                     packed.withUnsafeFloatsIfPresent { packedW in
-                        residualF32.withUnsafeFloatsIfPresent { residualP in
-                            Conv1DKernel.run(
-                                x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, packed: packedW,
-                                cout: cout, kernel: kernel, bias: bias?.toF32(), params: p, inputSlope: inputSlope,
-                                residual: residualP, y: yp.baseAddress!, tout: tout, threads: threads)
+                        winograd.withUnsafeFloatsIfPresent { winogradW in
+                            residualF32.withUnsafeFloatsIfPresent { residualP in
+                                Conv1DKernel.run(
+                                    x: xp.baseAddress!, cin: cin, length: length, w: wp.baseAddress!, packed: packedW,
+                                    winograd: winogradW, cout: cout, kernel: kernel, bias: bias?.toF32(), params: p,
+                                    inputSlope: inputSlope, residual: residualP, y: yp.baseAddress!, tout: tout,
+                                    threads: threads)
+                            }
                         }
                     }
                 }

@@ -22,13 +22,80 @@ enum Conv1DKernel {
         return packed
     }
 
+    // MARK: - Winograd
+
+    /// Outputs per dilation per thread from which Winograd F(4, r) runs (shorter products keep im2col + GEMM: its
+    /// GEMMs over a few tiles would be mostly padding).
+    static let winogradFrom = 256
+
+    /// Where F(4, r) beats im2col + GEMM (measured on one Zen 5 core against the same conv through `tiled`):
+    /// kernel 7 (1.5× at 32 channels, ~2× at 64–128), kernel 5 from 64 input channels (1.3–1.6×); kernel 3, and
+    /// kernel 5 on 32 channels, ran slower or even (the transforms and a K = 32 GEMM cost what the
+    /// multiply-adds save).
+    static func winogradPays(cin: Int, kernel: Int) -> Bool { kernel == 7 || (kernel == 5 && cin >= 64) }
+
+    /// Blocks of 4·d outputs per Winograd call: about 192 tiles (four of the GEMM's 48-column panels) per point.
+    static func winogradBlocks(dilation d: Int) -> Int { max(16, (192 / d) & ~15) }
+
+    /// The weight transformed for `hark_winograd_conv1d` (stride 1, one group, at least 16 channels in and out,
+    /// a kernel where it pays), or nil where it does not run.
+    static func winogradForm(of weight: Tensor, use: WeightUse) -> Tensor? {
+        guard Gemm.avx512, case .conv1d(let p) = use, p.stride == 1, p.groups == 1, weight.dtype == .f32,
+            weight.rank == 3, weight.shape[0] >= 16, weight.shape[1] >= 16
+        else { return nil }
+        let (cout, cin, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
+        let points = hark_winograd_points(Int32(kernel))
+        guard points > 0, winogradPays(cin: cin, kernel: kernel) else { return nil }
+        var u = Tensor(zeros: [points * cout * cin])
+        weight.withUnsafeFloats { w in
+            u.withUnsafeMutableFloats {
+                hark_winograd_weights(w.baseAddress!, cout, cin, Int32(kernel), $0.baseAddress!)
+            }
+        }
+        return u
+    }
+
+    static func runWinograd(
+        x: UnsafePointer<Float>, cin: Int, length: Int, u: UnsafePointer<Float>, cout: Int, kernel: Int, bias: Tensor?,
+        params p: Conv1DParams, inputSlope: Float?, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+        tout: Int, threads: Int
+    ) {
+        let d = p.dilation
+        let blocks = (tout + 4 * d - 1) / (4 * d)
+        // Chunks of at most `winogradBlocks`, a multiple of the thread count of them, all the same size.
+        let target = winogradBlocks(dilation: d)
+        let rounds = max(1, (blocks + threads * target - 1) / (threads * target))
+        let chunks = min(blocks, rounds * threads)
+        let chunk = (blocks + chunks - 1) / chunks
+        let b = bias?.toF32()
+        let (xs, us, ys) = (SharedPointer(x), SharedPointer(u), SharedPointer(y))
+        let rs = residual.map { SharedPointer($0) }
+        let bs = b.map { SharedPointer($0.withUnsafeFloats { $0.baseAddress! }) }
+        parallelFor(chunks, threads: threads, grain: 1) { range in
+            for c in range {
+                hark_winograd_conv1d(
+                    xs.base, cin, length, us.base, cout, Int32(kernel), Int32(d), Int32(p.padLeft), tout,
+                    inputSlope == nil ? 0 : 1, inputSlope ?? 1, bs?.base, rs?.base, ys.base, c * chunk,
+                    min(blocks, (c + 1) * chunk))
+            }
+        }
+        withExtendedLifetime(b) {}
+    }
+
     /// y = conv(a(x)) + bias (+ residual), a(v) = v, or leaky ReLU with `inputSlope` (applied as x is read).
     /// `packed`: the weight in `packedForm`, or nil; `residual`: [cout, tout], or nil.
     static func run(
         x: UnsafePointer<Float>, cin: Int, length: Int, w: UnsafePointer<Float>, packed: UnsafePointer<Float>? = nil,
-        cout: Int, kernel: Int, bias: Tensor?, params p: Conv1DParams, inputSlope: Float? = nil,
-        residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, tout: Int, threads: Int
+        winograd: UnsafePointer<Float>? = nil, cout: Int, kernel: Int, bias: Tensor?, params p: Conv1DParams,
+        inputSlope: Float? = nil, residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, tout: Int,
+        threads: Int
     ) {
+        if let winograd, p.stride == 1, p.groups == 1, tout >= winogradFrom * p.dilation * threads {
+            runWinograd(
+                x: x, cin: cin, length: length, u: winograd, cout: cout, kernel: kernel, bias: bias, params: p,
+                inputSlope: inputSlope, residual: residual, y: y, tout: tout, threads: threads)
+            return
+        }
         let g = p.groups
         let cinG = cin / g
         let coutG = cout / g

@@ -71,7 +71,8 @@ public enum OpParity {
                     prepared = PreparedWeight(
                         original: tensor, use: use, cpu: cpuForm, native: native, nativeBackend: backend.name,
                         compact: PreparedWeight.compactForm(of: tensor, use: use),
-                        packed: CPUBackend.packedForm(of: cpuForm, use: use))
+                        packed: CPUBackend.packedForm(of: cpuForm, use: use),
+                        winograd: Conv1DKernel.winogradForm(of: cpuForm, use: use))
                     referenceWeight = PreparedWeight(
                         original: tensor, use: use, cpu: tensor, native: tensor, nativeBackend: reference.name)
                 }

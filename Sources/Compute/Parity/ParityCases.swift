@@ -58,6 +58,11 @@ extension OpParity {
             // two KC slices with a partial row panel, and rows of A over two MC blocks.
             (32, 32, 7, 700, Conv1DParams(stride: 1, dilation: 3, padding: 9)),
             (130, 70, 5, 300, Conv1DParams(stride: 1, padding: 2)),
+            // Long enough for Winograd F(4, r) (kernel 7; kernel 5 from 64 channels in), dilated and not, an odd
+            // output count and channel counts off the GEMM's tiles.
+            (64, 40, 7, 1700, Conv1DParams(stride: 1, padding: 3)),
+            (32, 32, 7, 1601, Conv1DParams(stride: 1, dilation: 3, padding: 9)),
+            (72, 64, 5, 1300, Conv1DParams(stride: 1, padding: 2)),
             (8, 1100, 3, 200, Conv1DParams(stride: 1, padding: 1)),
         ]
         for (cin, cout, k, len, p) in convs {
