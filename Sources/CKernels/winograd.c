@@ -5,6 +5,7 @@
 // measured in float32 at a few 1e-6 relative error, the worst case 3e-5 for r = 7).
 #include "winograd.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,16 +74,36 @@ static const float AT7[TILE][MAX_POINTS] = {{1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
 static const float BT7[MAX_POINTS][MAX_POINTS] = {{2.25f, 0.0f, -12.8125f, 0.0f, 17.0625f, 0.0f, -7.5f, 0.0f, 1.0f, 0.0f}, {0.0f, -2.25f, -2.25f, 10.5625f, 10.5625f, -6.5f, -6.5f, 1.0f, 1.0f, 0.0f}, {0.0f, 2.25f, -2.25f, -10.5625f, 10.5625f, 6.5f, -6.5f, -1.0f, 1.0f, 0.0f}, {0.0f, -1.125f, -0.5625f, 6.125f, 3.0625f, -7.0f, -3.5f, 2.0f, 1.0f, 0.0f}, {0.0f, 1.125f, -0.5625f, -6.125f, 3.0625f, 7.0f, -3.5f, -2.0f, 1.0f, 0.0f}, {0.0f, -4.5f, -9.0f, 7.625f, 15.25f, -3.625f, -7.25f, 0.5f, 1.0f, 0.0f}, {0.0f, 4.5f, -9.0f, -7.625f, 15.25f, 3.625f, -7.25f, -0.5f, 1.0f, 0.0f}, {0.0f, -1.5f, -1.0f, 7.875f, 5.25f, -7.875f, -5.25f, 1.5f, 1.0f, 0.0f}, {0.0f, 1.5f, -1.0f, -7.875f, 5.25f, 7.875f, -5.25f, -1.5f, 1.0f, 0.0f}, {0.0f, 2.25f, 0.0f, -12.8125f, 0.0f, 17.0625f, 0.0f, -7.5f, 0.0f, 1.0f}};
 
 /// This thread's scratch, grown as needed and kept: a call's buffers are hundreds of KB, which malloc would map
-/// fresh (and fault in page by page) on every call.
+/// fresh (and fault in page by page) on every call. Freed when the thread exits.
+typedef struct {
+    float *buffer;
+    size_t capacity;
+} Scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p) {
+    Scratch *s = p;
+    free(s->buffer);
+    free(s);
+}
+
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
 static float *scratch(size_t floats) {
-    static __thread float *buffer = NULL;
-    static __thread size_t capacity = 0;
-    if (floats > capacity) {
-        free(buffer);
-        capacity = floats + floats / 2;
-        buffer = aligned_alloc(64, (capacity * sizeof(float) + 63) / 64 * 64);
+    pthread_once(&scratch_once, scratch_init);
+    Scratch *s = pthread_getspecific(scratch_key);
+    if (s == NULL) {
+        s = calloc(1, sizeof(Scratch));
+        pthread_setspecific(scratch_key, s);
     }
-    return buffer;
+    if (floats > s->capacity) {
+        free(s->buffer);
+        s->capacity = floats + floats / 2;
+        s->buffer = aligned_alloc(64, (s->capacity * sizeof(float) + 63) / 64 * 64);
+    }
+    return s->buffer;
 }
 
 AVX512 static inline __attribute__((always_inline)) void conv(
