@@ -217,6 +217,17 @@ public struct PreparedWeight: Sendable {
         self.winograd = winograd
     }
 
+    /// `weight` prepared for `use` with `cpu` as the CPU's form and the CPU kernels' own copies derived from it
+    /// (compact f16, packed, Winograd), as the engine keeps it beside a bound backend's `native` form.
+    static func withCPUForms(
+        _ weight: Tensor, use: WeightUse, cpu: Tensor, native: Tensor?, nativeBackend: String?
+    ) -> PreparedWeight {
+        PreparedWeight(
+            original: weight, use: use, cpu: cpu, native: native, nativeBackend: nativeBackend,
+            compact: compactForm(of: weight, use: use), packed: CPUBackend.packedForm(of: cpu, use: use),
+            winograd: Conv1DKernel.winogradForm(of: cpu, use: use))
+    }
+
     /// The compact copy `prepare` keeps for `weight`, if any.
     static func compactForm(of weight: Tensor, use: WeightUse) -> Tensor? {
         use == .linear && weight.dtype == .f16 && weight.rank == 2 ? weight : nil

@@ -128,12 +128,8 @@ public struct ComputeEngine: Sendable {
                 logger.info("\(backend.name) declined a \(weight.dtype) \(weight.shape) weight: \(error.message)")
             }
         }
-        return PreparedWeight(
-            original: weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name,
-            compact: PreparedWeight.compactForm(of: weight, use: use),
-            packed: CPUBackend.packedForm(of: cpuForm, use: use),
-            winograd: Conv1DKernel.winogradForm(of: cpuForm, use: use)
-        )
+        return PreparedWeight.withCPUForms(
+            weight, use: use, cpu: cpuForm, native: native, nativeBackend: native == nil ? nil : backend.name)
     }
 
     // MARK: - Ops (see `Backend` for each op's contract)

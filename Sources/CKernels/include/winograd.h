@@ -1,11 +1,12 @@
 // One-dimensional convolutions by Winograd's minimal filtering F(4, r) (Lavin & Gray, "Fast Algorithms for
 // Convolutional Neural Networks", 2015, in one dimension): four outputs of an r-tap filter from 3 + r products per
-// channel pair instead of 4r, the channel sums as one matrix product per point. For HiFi-GAN's residual blocks
-// (kernels 3, 5, 7): 2×, 2.5× and 2.8× fewer multiply-adds than im2col + GEMM.
+// channel pair instead of 4r, the channel sums as one matrix product per point. Kernels 5 and 7 (HiFi-GAN's residual
+// blocks, VITS's flow): 2.5× and 2.8× fewer multiply-adds than im2col + GEMM. Kernel 3 is left to im2col: F(4, 3)
+// saves 2×, which its transforms and short channel sums ate (measured slower).
 #pragma once
 #include <stddef.h>
 
-/// Points (products per tile) of F(4, r) for r = 3, 5 or 7; 0 for a kernel it does not take.
+/// Points (products per tile) of F(4, r) for r = 5 or 7; 0 for a kernel it does not take.
 size_t hark_winograd_points(int r);
 
 /// The weight `w` [cout, cin, r] transformed for F(4, r) (in double, rounded once) and packed as

@@ -68,11 +68,8 @@ public enum OpParity {
                             op: c.op, status: .skipped, nmse: 0, maxAbsError: 0, tolerance: limit,
                             note: "weight declined")
                     }
-                    prepared = PreparedWeight(
-                        original: tensor, use: use, cpu: cpuForm, native: native, nativeBackend: backend.name,
-                        compact: PreparedWeight.compactForm(of: tensor, use: use),
-                        packed: CPUBackend.packedForm(of: cpuForm, use: use),
-                        winograd: Conv1DKernel.winogradForm(of: cpuForm, use: use))
+                    prepared = PreparedWeight.withCPUForms(
+                        tensor, use: use, cpu: cpuForm, native: native, nativeBackend: backend.name)
                     referenceWeight = PreparedWeight(
                         original: tensor, use: use, cpu: tensor, native: tensor, nativeBackend: reference.name)
                 }
