@@ -168,6 +168,8 @@ let package = Package(
             swiftSettings: optimise),
 
         // MARK: Tests (fast unit tests; model tests read the real default models from $HARK_DATA)
+        /** What the test targets share: child processes run with a time limit. */
+        .target(name: "HarkTestSupport", path: "Tests/HarkTestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Tensors", "ModelStore"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
@@ -175,7 +177,8 @@ let package = Package(
         .testTarget(name: "AudioIOTests", dependencies: ["AudioIO"]),
         .testTarget(name: "PhonemizerTests", dependencies: ["Phonemizer"], resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "PiperTTSTests", dependencies: ["PiperTTS", "Phonemizer", "Tensors", "Compute", "ModelStore"]),
+            name: "PiperTTSTests",
+            dependencies: ["HarkTestSupport", "PiperTTS", "Phonemizer", "Tensors", "Compute", "ModelStore"]),
         .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore", "AudioIO"]),
         .testTarget(
             name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore", "AudioIO"]),
@@ -184,14 +187,16 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SpeechPipelineTests",
-            dependencies: ["SpeechPipeline", "LanguageModel", "AudioIO", "ModelStore", "Compute"],
+            dependencies: ["HarkTestSupport", "SpeechPipeline", "LanguageModel", "AudioIO", "ModelStore", "Compute"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SpeechServersTests",
-            dependencies: ["SpeechServers", "LanguageModel", "AudioIO", "ModelStore", "Compute"],
+            dependencies: ["HarkTestSupport", "SpeechServers", "LanguageModel", "AudioIO", "ModelStore", "Compute"],
             resources: [.copy("Fixtures")]),
         /** End-to-end: runs the built executables. */
-        .testTarget(name: "CLITests", dependencies: ["hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["HarkTestSupport", "hark-models", "hark-bench", "speak", "transcribe", "harkd"]),
         .testTarget(
             name: "SystemLibrariesTests", dependencies: ["CALSA", "CSndFile", "CEspeakNG", "COpenBLAS", "CSoxr"]),
     ],

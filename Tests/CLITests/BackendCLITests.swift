@@ -3,6 +3,7 @@
 // arithmetic must leave the output as the CPU backend makes it (issue 9's end-to-end checks).
 
 import Foundation
+import HarkTestSupport
 import Testing
 
 @Suite("Executables on the rknpu backend (emulated runtime)")
@@ -17,25 +18,10 @@ struct BackendCLITests {
 
     /// Runs a built product with `HARK_RKNN_LIB` pointing at the emulator; returns (status, stdout, stderr).
     func runSeparately(_ product: String, _ arguments: [String]) throws -> (Int32, String, String) {
-        let process = Process()
-        process.executableURL = cli.productsDirectory.appending(path: product)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["HARK_RKNN_LIB"] = cli.productsDirectory.appending(path: "librknnrt_emu.so").path
-        process.environment = environment
-        let log = FileManager.default.temporaryDirectory.appending(path: "hark-rknpu-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: data, as: UTF8.self),
-            try String(contentsOf: log, encoding: .utf8)
-        )
+        let result = try ChildProcess.run(
+            cli.productsDirectory.appending(path: product), arguments,
+            environment: ["HARK_RKNN_LIB": cli.productsDirectory.appending(path: "librknnrt_emu.so").path])
+        return (result.status, result.output, result.error)
     }
 
     /// 16-bit samples of a WAV file written by `speak` (its 44-byte header skipped).

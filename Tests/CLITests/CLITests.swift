@@ -1,4 +1,5 @@
 import Foundation
+import HarkTestSupport
 import Testing
 
 /// End-to-end: the built executables, run as a user runs them, judged by exit status and output.
@@ -6,16 +7,8 @@ import Testing
 struct CLITests {
     /// Runs a built product with arguments; returns (status, stdout + stderr).
     func run(_ product: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = productsDirectory.appending(path: product)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try ChildProcess.run(productsDirectory.appending(path: product), arguments, mergeOutput: true)
+        return (result.status, result.output)
     }
 
     /// Where SwiftPM put the products: beside the test bundle (on Linux, the folder of the test runner).
@@ -89,17 +82,11 @@ struct CLITests {
 
     @Test("transcribe reads a WAV on standard input, and gives nothing for a recording without speech")
     func transcribeStandardInputAndSilence() throws {
-        let process = Process()
-        process.executableURL = productsDirectory.appending(path: "transcribe")
-        process.arguments = ["-"]
-        process.standardInput = try FileHandle(forReadingFrom: Self.speech.appending(path: "timit_LDC93S1.wav"))
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(text.lowercased().contains("greasy wash water"))
+        let piped = try ChildProcess.run(
+            productsDirectory.appending(path: "transcribe"), ["-"],
+            input: try Data(contentsOf: Self.speech.appending(path: "timit_LDC93S1.wav")))
+        #expect(piped.status == 0)
+        #expect(piped.output.lowercased().contains("greasy wash water"))
 
         let (status, output) = try run(
             "transcribe", [Self.speech.appending(path: "nonspeech_picovoice_leopard_empty.wav").path])

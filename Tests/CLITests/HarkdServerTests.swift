@@ -5,6 +5,7 @@
 // <repo>/.venv) with wyoming and openai.
 
 import Foundation
+import HarkTestSupport
 import Synchronization
 import Testing
 
@@ -47,30 +48,11 @@ struct HarkdServerTests {
         }
     }
 
-    /// Runs a process to its end; standard output, standard error, status. Both pipes are read while it runs.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> (
-        output: String, error: String, status: Int32
-    ) {
-        try await blocking {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let (out, err) = (Pipe(), Pipe())
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let errorText = Collected()
-            let reading = DispatchGroup()
-            reading.enter()
-            DispatchQueue.global().async {
-                errorText.append(err.fileHandleForReading.readDataToEndOfFile())
-                reading.leave()
-            }
-            let output = out.fileHandleForReading.readDataToEndOfFile()
-            reading.wait()
-            process.waitUntilExit()
-            return (String(decoding: output, as: UTF8.self), errorText.text, process.terminationStatus)
-        }
+    /// Runs a process to its end off the cooperative pool (`ChildProcess.runOffPool`: killed after `limit`).
+    static func run(_ executable: String, _ arguments: [String], limit: Duration = .seconds(300)) async throws
+        -> ChildProcess.Result
+    {
+        try await ChildProcess.runOffPool(URL(fileURLWithPath: executable), arguments, limit: limit)
     }
 
     /// Runs a client script (scripts/clients/) and decodes the JSON object it prints.
@@ -107,6 +89,8 @@ struct HarkdServerTests {
         private let events = Collected()
         private let ready: Task<(wyoming: Int, http: Int)?, Never>
         private let ended: Task<Int32, Never>
+        /// Kills a harkd that hangs, so that a test waiting for its end cannot wait forever.
+        private let watchdog: ProcessWatchdog
 
         init(_ arguments: [String]) throws {
             let process = Process()
@@ -117,6 +101,7 @@ struct HarkdServerTests {
             process.standardError = err
             try process.run()
             self.process = process
+            watchdog = ProcessWatchdog(process, limit: .seconds(300))
             let (events, log) = (events, log)
             // The log is read line by line as it comes; the first "listening:" line gives the ports.
             let (lines, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(256))
@@ -161,8 +146,12 @@ struct HarkdServerTests {
             return ports
         }
 
-        /// Waits for the end; its status.
-        func exitStatus() async -> Int32 { await ended.value }
+        /// Waits for the end; its status. A harkd that outlived the watchdog is a failure that shows its stacks.
+        func exitStatus() async -> Int32 {
+            let status = await ended.value
+            if let stacks = watchdog.stacks { Issue.record("harkd hung and was killed; its threads:\n\(stacks)") }
+            return status
+        }
 
         var logText: String { log.text }
 
@@ -175,7 +164,10 @@ struct HarkdServerTests {
 
         func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
-        deinit { if process.isRunning { process.terminate() } }
+        deinit {
+            watchdog.cancel()
+            if process.isRunning { process.terminate() }
+        }
 
         static func port(in line: String, after marker: String) -> Int? {
             guard let start = line.range(of: marker)?.upperBound else { return nil }
@@ -268,7 +260,8 @@ struct HarkdServerTests {
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         curl.arguments = [
-            "-sS", "-N", "-o", "-", "-w", "\n%{http_code}", "-H", "Authorization: Bearer \(Self.apiKey)", "-d", body,
+            "-sS", "-N", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}", "-H",
+            "Authorization: Bearer \(Self.apiKey)", "-d", body,
             "http://127.0.0.1:\(http)/v1/audio/speech",
         ]
         let pipe = Pipe()

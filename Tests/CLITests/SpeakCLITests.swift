@@ -1,4 +1,5 @@
 import Foundation
+import HarkTestSupport
 import Testing
 
 /// `speak` end to end: files, streams, standard input, JSON lines, ALSA playback through the file plugin, the errors
@@ -15,26 +16,9 @@ extension CLITests {
     func launch(
         _ product: String, _ arguments: [String], input: String = "", environment: [String: String] = [:]
     ) throws -> Finished {
-        let folder = try makeTemporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let stdin = folder.appending(path: "stdin.txt")
-        let stderr = folder.appending(path: "stderr.txt")
-        try Data(input.utf8).write(to: stdin)
-        try Data().write(to: stderr)
-        let process = Process()
-        process.executableURL = productsDirectory.appending(path: product)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = try FileHandle(forReadingFrom: stdin)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Finished(
-            status: process.terminationStatus, output: output,
-            errors: try String(contentsOf: stderr, encoding: .utf8))
+        let result = try ChildProcess.run(
+            productsDirectory.appending(path: product), arguments, input: Data(input.utf8), environment: environment)
+        return Finished(status: result.status, output: result.outputData, errors: result.error)
     }
 
     func makeTemporaryFolder() throws -> URL {

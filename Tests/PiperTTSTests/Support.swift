@@ -1,5 +1,6 @@
 import Compute
 import Foundation
+import HarkTestSupport
 import ModelStore
 import PiperTTS
 import Tensors
@@ -48,20 +49,13 @@ enum PiperTestSupport {
         let input = directory.appending(path: "ids.json")
         try JSONEncoder().encode(sequences).write(to: input)
 
-        let process = Process()
-        process.executableURL = try referencePython()
-        process.arguments = [
-            repositoryRoot.appending(path: "scripts/reference/piper_reference.py").path, "--model", model,
-            "--sequences", input.path, "--out", directory.path, "--length-scale", "\(lengthScale)",
-        ]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure("piper_reference.py failed: \(String(decoding: message, as: UTF8.self))")
-        }
+        let result = try ChildProcess.run(
+            try referencePython(),
+            [
+                repositoryRoot.appending(path: "scripts/reference/piper_reference.py").path, "--model", model,
+                "--sequences", input.path, "--out", directory.path, "--length-scale", "\(lengthScale)",
+            ])
+        guard result.status == 0 else { throw Failure("piper_reference.py failed: \(result.error)") }
 
         struct Index: Decodable {
             struct Entry: Decodable {

@@ -5,6 +5,7 @@
 
 import AudioIO
 import Foundation
+import HarkTestSupport
 import SpeechPipeline
 import Testing
 
@@ -264,26 +265,11 @@ struct EndToEndTests {
 
     // MARK: - The harkd executable
 
-    /// Runs harkd; returns (status, standard output, standard error).
-    static func harkd(_ arguments: [String]) throws -> (Int32, String, String) {
-        let process = Process()
-        process.executableURL = Paths.products.appending(path: "harkd")
-        process.arguments = arguments
-        let out = Pipe()
-        // Standard error goes to a file: two pipes read one after the other could fill up and block the daemon.
-        let errorPath = FileManager.default.temporaryDirectory.appending(path: "harkd-stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: errorPath.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorPath) }
-        process.standardOutput = out
-        process.standardError = try FileHandle(forWritingTo: errorPath)
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = (try? Data(contentsOf: errorPath)) ?? Data()
-        return (
-            process.terminationStatus, String(decoding: outData, as: UTF8.self),
-            String(decoding: errorData, as: UTF8.self)
-        )
+    /// Runs harkd off the cooperative pool; returns (status, standard output, standard error).
+    static func harkd(_ arguments: [String]) async throws -> (Int32, String, String) {
+        let result = try await ChildProcess.runOffPool(
+            Paths.products.appending(path: "harkd"), arguments, limit: .seconds(300))
+        return (result.status, result.output, result.error)
     }
 
     @Test("harkd answers a time question through ALSA file devices and reports its events")
@@ -298,7 +284,7 @@ struct EndToEndTests {
         try #"{"captureDevice": "hark_in", "playbackDevice": "hark_out", "llm": {"enabled": false}}"#
             .write(toFile: folder.file("harkd.json"), atomically: true, encoding: .utf8)
         let seconds = Double(input.count) / 16_000
-        let (status, output, log) = try Self.harkd([
+        let (status, output, log) = try await Self.harkd([
             "--config", folder.file("harkd.json"), "--alsa-config", folder.file("asoundrc"), "--events",
             "--virtual-time", "--exit-after", "\(seconds)", "--wyoming", "off", "--http", "off",
         ])
@@ -320,19 +306,19 @@ struct EndToEndTests {
     }
 
     @Test("harkd --check names what is wrong: a missing capture device, a malformed config")
-    func check() throws {
+    func check() async throws {
         let folder = try TemporaryFolder("harkd-check")
         defer { folder.remove() }
-        let (status, output, _) = try Self.harkd(["--check", "--capture", "no_such_device", "--llm-url", ""])
+        let (status, output, _) = try await Self.harkd(["--check", "--capture", "no_such_device", "--llm-url", ""])
         #expect(status != 0)
         #expect(output.contains("error: capture device 'no_such_device'"), "\(output)")
         #expect(output.contains("ok: Whisper"), "\(output)")
         #expect(output.contains("ok: LLM smollm2-135m-instruct-q4_1"), "\(output)")
-        let (_, off, _) = try Self.harkd(["--check", "--capture", "no_such_device", "--llm", "off"])
+        let (_, off, _) = try await Self.harkd(["--check", "--capture", "no_such_device", "--llm", "off"])
         #expect(off.contains("ok: LLM off"), "\(off)")
 
         try #"{"vad": {"threshold": "high"}}"#.write(toFile: folder.file("bad.json"), atomically: true, encoding: .utf8)
-        let (badStatus, _, log) = try Self.harkd(["--check", "--config", folder.file("bad.json")])
+        let (badStatus, _, log) = try await Self.harkd(["--check", "--config", folder.file("bad.json")])
         #expect(badStatus != 0)
         #expect(log.contains("bad.json") && log.contains("vad.threshold"), "\(log)")
     }

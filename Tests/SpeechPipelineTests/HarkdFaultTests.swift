@@ -5,6 +5,7 @@
 
 import AudioIO
 import Foundation
+import HarkTestSupport
 import SpeechPipeline
 import Testing
 
@@ -12,6 +13,8 @@ import Testing
 final class RunningDaemon: Sendable {
     let process: Process
     let logPath: String
+    /// Kills a harkd that hangs, so that no read of its output or wait for its end lasts forever.
+    let watchdog: ProcessWatchdog
     /// Standard output, line by line.
     let lines: AsyncStream<String>
     private let exits: AsyncStream<Int32>
@@ -35,6 +38,7 @@ final class RunningDaemon: Sendable {
         let (lines, line) = AsyncStream.makeStream(of: String.self)
         self.lines = lines
         try process.run()
+        watchdog = ProcessWatchdog(process, limit: .seconds(180))
         let handle = output.fileHandleForReading
         Thread {
             for text in LineReader(handle) { line.yield(text) }
@@ -42,8 +46,12 @@ final class RunningDaemon: Sendable {
         }.start()
     }
 
-    /// The exit status, or nil when it had not exited after `limit` (it is then killed).
+    /// The exit status, or nil when it had not exited after `limit` (it is then killed). A harkd the watchdog
+    /// killed is a failure that shows where it hung.
     func exitStatus(within limit: Duration = .seconds(120)) async -> Int32? {
+        defer {
+            if let stacks = watchdog.stacks { Issue.record("harkd hung and was killed; its threads:\n\(stacks)") }
+        }
         let exits = self.exits
         let process = self.process
         return await withTaskGroup(of: Int32?.self) { group in
@@ -55,6 +63,8 @@ final class RunningDaemon: Sendable {
             let first = await group.next() ?? nil
             group.cancelAll()
             if first == nil, process.isRunning {
+                let stacks = ProcessWatchdog.stacks(of: process.processIdentifier)
+                Issue.record("harkd had not exited after \(limit); its threads:\n\(stacks)")
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
             }
@@ -72,7 +82,11 @@ final class RunningDaemon: Sendable {
     /// What it logged.
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    func remove() { try? FileManager.default.removeItem(atPath: logPath) }
+    func remove() {
+        watchdog.cancel()
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
 }
 
 @Suite("harkd faults", .serialized)

@@ -3,6 +3,7 @@
 // set explicitly, so the test holds whichever language model is the daemon's default.
 
 import Foundation
+import HarkTestSupport
 import ModelStore
 import SpeechPipeline
 import Testing
@@ -38,6 +39,9 @@ final class LlamaServer: Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
+        // A server that never says it listens is killed, which ends the wait below.
+        let watchdog = ProcessWatchdog(process, limit: .seconds(600))
+        defer { watchdog.cancel() }
         // Uvicorn says where it listens ("Uvicorn running on http://127.0.0.1:PORT"); the log is read to its end on a
         // thread of its own, so the server never blocks on a full pipe.
         let marker = "Uvicorn running on http://127.0.0.1:"

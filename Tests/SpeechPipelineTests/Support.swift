@@ -2,6 +2,7 @@
 // folders.
 
 import Foundation
+import HarkTestSupport
 import Testing
 
 enum Paths {
@@ -61,7 +62,9 @@ final class FakeChatServer: Sendable {
         let output = Pipe()
         process.standardOutput = output
         try process.run()
-        // The first line is "PORT <n>".
+        // The first line is "PORT <n>"; a server that never says it is killed, which ends the read.
+        let watchdog = ProcessWatchdog(process, limit: .seconds(120))
+        defer { watchdog.cancel() }
         var line = Data()
         while true {
             let byte = output.fileHandleForReading.readData(ofLength: 1)

@@ -4,6 +4,7 @@
 
 import AudioIO
 import Foundation
+import HarkTestSupport
 import Logging
 import ModelStore
 
@@ -81,46 +82,19 @@ enum ServerTestSupport {
         return Running(services: services, wyomingPort: wyoming.port, httpPort: http.port)
     }
 
-    /// Runs a process; its standard output, error and status.
+    /// Runs a process; its standard output, error and status (`ChildProcess.run`: killed after `limit`).
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], input: [UInt8]? = nil) throws -> (
-        output: String, error: String, status: Int32
-    ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes while the process runs, so a large output cannot fill a pipe and stall it.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var outData = Data()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            outData = out.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return (
-            String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self),
-            process.terminationStatus
-        )
+    static func run(_ executable: String, _ arguments: [String], limit: Duration = .seconds(300)) throws
+        -> ChildProcess.Result
+    {
+        try ChildProcess.run(URL(fileURLWithPath: executable), arguments, limit: limit)
     }
 
-    /// `run` on a Dispatch thread, awaited without holding a thread of Swift's cooperative pool: the servers under test
-    /// run on that pool (two threads on a two-core machine), and suites that each blocked one of them while their
-    /// client talked to the servers would starve the servers until the clients time out.
-    static func runOffPool(_ executable: String, _ arguments: [String]) async throws -> (
-        output: String, error: String, status: Int32
-    ) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try run(executable, arguments) }) }
-        }
+    /// `run` off Swift's cooperative pool, where the servers under test run (`ChildProcess.runOffPool`).
+    static func runOffPool(_ executable: String, _ arguments: [String], limit: Duration = .seconds(300)) async throws
+        -> ChildProcess.Result
+    {
+        try await ChildProcess.runOffPool(URL(fileURLWithPath: executable), arguments, limit: limit)
     }
 
     /// Runs a client script and decodes the JSON it prints.
@@ -140,7 +114,8 @@ enum ServerTestSupport {
 
     /// curl, returning the status code and body.
     static func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
-        let result = try await runOffPool("/usr/bin/curl", ["-s", "-o", "-", "-w", "\n%{http_code}"] + arguments)
+        let result = try await runOffPool(
+            "/usr/bin/curl", ["-s", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}"] + arguments)
         let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
         guard let status = lines.last.flatMap({ Int($0) }) else { throw Failure("curl failed: \(result.error)") }
         return (status, lines.dropLast().joined(separator: "\n"))
