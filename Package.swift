@@ -169,7 +169,9 @@ let package = Package(
 
         // MARK: Tests (fast unit tests; model tests read the real default models from $HARK_DATA)
         /** What the test targets share: child processes run with a time limit. */
-        .target(name: "HarkTestSupport", path: "Tests/HarkTestSupport"),
+        .target(name: "HarkTestSupport", dependencies: ["HarkTestExit"], path: "Tests/HarkTestSupport"),
+        /** The test process's exit without library destructors (OpenBLAS's can deadlock). */
+        .target(name: "HarkTestExit", path: "Tests/HarkTestExit"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Tensors", "ModelStore"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),

@@ -27,4 +27,9 @@ struct ChildProcessTests {
             limit: .seconds(60))
         #expect(echo.status == 3 && echo.output == "in" && echo.error == "err\n")
     }
+
+    @Test("The test process exits without library destructors, as the executables do")
+    func exitHandler() {
+        #expect(testProcessSkipsLibraryDestructors)
+    }
 }

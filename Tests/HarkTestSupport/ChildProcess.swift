@@ -5,6 +5,7 @@
 
 import Dispatch
 import Foundation
+import HarkTestExit
 import Synchronization
 
 #if canImport(Glibc)
@@ -145,3 +146,6 @@ public enum ChildProcess {
         }
     }
 }
+
+/// Whether this test process ends without shared libraries' destructors (HarkTestExit: OpenBLAS's can deadlock).
+public var testProcessSkipsLibraryDestructors: Bool { hark_test_exit_installed() != 0 }
