@@ -21,6 +21,15 @@ public struct OpenAIChatClient: ChatBackend {
     public let apiKey: String?
     private let logger = Logger(label: "hark.chat")
 
+    /// The chat calls' HTTP client: `HTTPClient.shared`'s settings, except that a refused connection fails the
+    /// request at once. The shared client retries connecting until the request's deadline
+    /// (swift-server/async-http-client#743), so a stopped server meant half a minute of silence before the apology.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// A client for the server at `url` (a base URL such as `http://127.0.0.1:8080`, or the full endpoint).
     public init(url: String, model: String, timeout: Duration, maxTokens: Int = 200, apiKey: String? = nil) {
         var base = url
@@ -53,7 +62,7 @@ public struct OpenAIChatClient: ChatBackend {
         if url.hasSuffix("/chat/completions") { url.removeLast("/chat/completions".count) }
         url += "/models"
         do {
-            let response = try await HTTPClient.shared.execute(
+            let response = try await Self.http.execute(
                 HTTPClientRequest(url: url), timeout: .milliseconds(Int64(timeout.components.seconds * 1000)),
                 logger: logger)
             guard response.status.code == 200 else {
@@ -90,7 +99,7 @@ public struct OpenAIChatClient: ChatBackend {
         let body = try JSONEncoder().encode(Body(model: model, messages: messages, maxTokens: maxTokens))
         request.body = .bytes(ByteBuffer(bytes: body))
         let seconds = Int64((Double(timeout.components.seconds) + 1).rounded(.up))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(seconds), logger: logger)
+        let response = try await Self.http.execute(request, timeout: .seconds(seconds), logger: logger)
         guard response.status.code == 200 else {
             var text = ""
             for try await buffer in response.body {
