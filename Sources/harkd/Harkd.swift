@@ -158,6 +158,7 @@ struct Harkd: AsyncParsableCommand {
 
     private func serve(_ settings: PipelineConfiguration) async throws {
         let logger = Logger(label: "hark.daemon")
+        let signals = ShutdownSignals()
         let models = try PipelineModels.load(settings)
         for line in models.summary { logger.info("loaded \(line)") }
         let servers = try Self.serverConfiguration(settings).map {
@@ -169,7 +170,7 @@ struct Harkd: AsyncParsableCommand {
                 models, queueDepth: $0.0.queueDepth, retryAfter: $0.0.retryAfterSeconds)
         }
         guard !settings.servers.noAudio else {
-            try await Self.runFaces(pipeline: nil, servers: servers, chat: chat, logger: logger)
+            try await Self.runFaces(pipeline: nil, servers: servers, chat: chat, signals: signals, logger: logger)
             logger.info("stopped")
             return
         }
@@ -195,7 +196,8 @@ struct Harkd: AsyncParsableCommand {
         // Until the input ends, a face fails, or SIGINT/SIGTERM; then the devices are closed below.
         var failure: (any Error)?
         do {
-            try await Self.runFaces(pipeline: (pipeline, inputSamples), servers: servers, chat: chat, logger: logger)
+            try await Self.runFaces(
+                pipeline: (pipeline, inputSamples), servers: servers, chat: chat, signals: signals, logger: logger)
         } catch {
             failure = error
         }

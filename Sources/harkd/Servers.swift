@@ -52,20 +52,10 @@ extension Harkd {
     /// - Throws: `FaceFailure` naming the face that failed first.
     static func runFaces(
         pipeline: (SpeechPipeline, inputSamples: Int?)?, servers: (ServerConfiguration, SpeechServices)?,
-        chat: (any ChatService)? = nil, logger: Logger
+        chat: (any ChatService)? = nil, signals: ShutdownSignals, logger: Logger
     ) async throws {
-        let (signals, signalled) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
-        let sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { signalled.yield(number) }
-            source.resume()
-            return source
-        }
-        defer {
-            for source in sources { source.cancel() }
-            signalled.finish()
-        }
+        defer { signals.stop() }
+        let received = signals.received
 
         try await withThrowingTaskGroup(of: String?.self) { group in
             if case (let loop, let inputSamples)? = pipeline {
@@ -85,7 +75,7 @@ extension Harkd {
                 }
             }
             group.addTask {
-                for await number in signals { return "signal \(number)" }
+                for await number in received { return "signal \(number)" }
                 return nil  // cancelled: another face ended first
             }
 
@@ -168,4 +158,31 @@ struct FaceFailure: Error, CustomStringConvertible {
     let face: String
     let error: any Error
     var description: String { "\(face): \(error)" }
+}
+
+/// SIGINT and SIGTERM as a stream, caught from harkd's start: one that comes while the models load ends the daemon
+/// as soon as they are loaded. (Caught only once the faces ran, one sent during loading to a harkd that inherited
+/// SIGINT ignored, as a script's background job does, was lost and the daemon ran on.)
+final class ShutdownSignals {
+    let received: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
+    private let sources: [any DispatchSourceSignal]
+
+    init() {
+        (received, continuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
+        let continuation = continuation
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Stops catching (the stream ends).
+    func stop() {
+        for source in sources { source.cancel() }
+        continuation.finish()
+    }
 }
