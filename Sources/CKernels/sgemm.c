@@ -15,7 +15,7 @@
 #define MR HARK_SGEMM_MR
 #define NR HARK_SGEMM_NR
 #define NV (NR / 16)  // zmm registers per row of the C tile: MR·NV = 24 accumulators of the 32
-_Static_assert(MR == 8 && NR % 16 == 0, "microkernel() has cases for MR = 8 rows");
+_Static_assert(MR == 8 && NR == 48, "microkernel() has cases for 8 rows and 3 vectors");
 // Block sizes (measured on Zen 5 against 14×32, 12×32 and 6×64 tiles and other blockings): an MR×KC panel of
 // A (12 KB) stays in L1 while the microkernel walks a KC×NC block of packed B (720 KB, in L2); an MC×KC block
 // of packed A (1.5 MB) sits in L3.
@@ -35,60 +35,42 @@ AVX512 static inline __mmask16 column_mask(int nr, int v) {
     return (__mmask16)((1u << left) - 1);
 }
 
-/// C[mr×nr] (+)= alpha · Apanel · Bpanel over kc steps. `pa` holds kc groups of mr floats (one per row), `pb`
-/// kc groups of NR floats. mode 0: C = alpha·AB; 1: C = alpha·AB + beta·C; 2: C += alpha·AB.
+/// C[mr×nr] (+)= alpha · Apanel · Bpanel over kc steps, with nv = ⌈nr / 16⌉ zmm columns (a narrow last panel
+/// only computes the columns it has: a 4-wide tail of a 50-column share cost a whole 48-wide panel before).
+/// `pa` holds kc groups of mr floats (one per row), `pb` kc groups of NR floats (packed, zero-padded) or a
+/// stretch of B's rows `ldpb` apart. mode 0: C = alpha·AB; 1: C = alpha·AB + beta·C; 2: C += alpha·AB.
 AVX512 static inline __attribute__((always_inline)) void
-tile(const int mr, size_t kc, const float *restrict pa, const float *restrict pb, size_t ldpb, float *c, size_t ldc,
-     int nr, float alpha, float beta, int mode) {
+tile(const int mr, const int nv, size_t kc, const float *restrict pa, const float *restrict pb, size_t ldpb, float *c,
+     size_t ldc, int nr, float alpha, float beta, int mode) {
     __m512 acc[MR][NV];
     for (int i = 0; i < mr; i++)
-        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-    if (nr == NR || ldpb == NR) {
-        // Whole rows of B: packed panels (zero-padded) or a full-width stretch of an unpacked B.
-        for (size_t p = 0; p < kc; p++) {
-            __m512 bv[NV];
-            for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(pb + 16 * v);
-            for (int i = 0; i < mr; i++) {
-                __m512 av = _mm512_set1_ps(pa[i]);
-                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-            }
-            pa += mr;
-            pb += ldpb;
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+    // Whole vectors: packed panels (zero-padded) or columns of an unpacked B that all lie inside its rows.
+    const int whole = nr == 16 * nv || ldpb == NR;
+    __mmask16 mask[NV];
+    for (int v = 0; v < nv; v++) mask[v] = column_mask(nr, v);
+    for (size_t p = 0; p < kc; p++) {
+        __m512 bv[NV];
+        for (int v = 0; v < nv; v++)
+            bv[v] = whole ? _mm512_loadu_ps(pb + 16 * v) : _mm512_maskz_loadu_ps(mask[v], pb + 16 * v);
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_set1_ps(pa[i]);
+            for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
         }
-    } else {
-        // The last columns of an unpacked B: masked loads, so nothing past the row's end is read.
-        __mmask16 mask[NV];
-        for (int v = 0; v < NV; v++) mask[v] = column_mask(nr, v);
-        for (size_t p = 0; p < kc; p++) {
-            __m512 bv[NV];
-            for (int v = 0; v < NV; v++) bv[v] = _mm512_maskz_loadu_ps(mask[v], pb + 16 * v);
-            for (int i = 0; i < mr; i++) {
-                __m512 av = _mm512_set1_ps(pa[i]);
-                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-            }
-            pa += mr;
-            pb += ldpb;
-        }
+        pa += mr;
+        pb += ldpb;
     }
     const __m512 va = _mm512_set1_ps(alpha);
     const __m512 vb = _mm512_set1_ps(beta);
-    if (nr == NR) {
-        for (int i = 0; i < mr; i++) {
-            float *row = c + (size_t)i * ldc;
-            for (int v = 0; v < NV; v++) {
-                __m512 r = _mm512_mul_ps(acc[i][v], va);
+    for (int i = 0; i < mr; i++) {
+        float *row = c + (size_t)i * ldc;
+        for (int v = 0; v < nv; v++) {
+            __m512 r = _mm512_mul_ps(acc[i][v], va);
+            if (nr == 16 * nv) {
                 if (mode == 1) r = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * v), vb, r);
                 if (mode == 2) r = _mm512_add_ps(_mm512_loadu_ps(row + 16 * v), r);
                 _mm512_storeu_ps(row + 16 * v, r);
-            }
-        }
-    } else {
-        __mmask16 mask[NV];
-        for (int v = 0; v < NV; v++) mask[v] = column_mask(nr, v);
-        for (int i = 0; i < mr; i++) {
-            float *row = c + (size_t)i * ldc;
-            for (int v = 0; v < NV; v++) {
-                __m512 r = _mm512_mul_ps(acc[i][v], va);
+            } else {
                 if (mode == 1) r = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[v], row + 16 * v), vb, r);
                 if (mode == 2) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], row + 16 * v), r);
                 _mm512_mask_storeu_ps(row + 16 * v, mask[v], r);
@@ -97,13 +79,17 @@ tile(const int mr, size_t kc, const float *restrict pa, const float *restrict pb
     }
 }
 
-/// One microkernel call, with the row count made a constant so each case's loops unroll into registers.
+/// One microkernel call, with the row count and the panel's vector count made constants so each case's loops
+/// unroll into registers.
 AVX512 static void microkernel(int mr, size_t kc, const float *pa, const float *pb, size_t ldpb, float *c, size_t ldc,
                                int nr, float alpha, float beta, int mode) {
-    switch (mr) {
-#define CASE(R) \
-    case R: tile(R, kc, pa, pb, ldpb, c, ldc, nr, alpha, beta, mode); break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+    const int nv = (nr + 15) / 16;
+    switch (mr * 4 + nv) {
+#define CASE(R, V) \
+    case R * 4 + V: tile(R, V, kc, pa, pb, ldpb, c, ldc, nr, alpha, beta, mode); break;
+#define ROWS(R) CASE(R, 1) CASE(R, 2) CASE(R, 3)
+        ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8)
+#undef ROWS
 #undef CASE
     default: break;
     }
