@@ -13,6 +13,11 @@ struct HarkBench: ParsableCommand {
         commandName: "hark-bench", abstract: "Measures Hark's backend layer.",
         subcommands: [Ops.self, Parity.self, Bandwidth.self, Quant.self, LLM.self, Project.self],
         defaultSubcommand: Ops.self)
+
+    static func main() {
+        exitWithoutLibraryDestructors()  // see Compute/CPU/ProcessExit.swift: it calls BLAS from several threads
+        main(nil)
+    }
 }
 
 /// Prints the op parity harness's report for the CPU backend (every case, its NMSE and tolerance).
