@@ -181,9 +181,12 @@ let package = Package(
         .testTarget(
             name: "PiperTTSTests",
             dependencies: ["HarkTestSupport", "PiperTTS", "Phonemizer", "Tensors", "Compute", "ModelStore"]),
-        .testTarget(name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore", "AudioIO"]),
         .testTarget(
-            name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore", "AudioIO"]),
+            name: "VoiceActivityTests", dependencies: ["VoiceActivity", "Compute", "ModelStore", "AudioIO"],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "WhisperSTTTests", dependencies: ["WhisperSTT", "Tensors", "Compute", "ModelStore", "AudioIO"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "Compute", "ModelStore"],
             resources: [.copy("Fixtures")]),
