@@ -97,8 +97,16 @@ public enum ChildProcess {
         let (out, err) = (Pipe(), mergeOutput ? nil : Pipe())
         process.standardOutput = out
         process.standardError = err ?? out
-        let feed = input.map { _ in Pipe() }
-        if let feed { process.standardInput = feed }
+        // Standard input from a file, not a pipe: a child that exits without reading it (an error path) would
+        // otherwise make the write fail with EPIPE, and SIGPIPE ends the test process.
+        var inputFile: URL?
+        if let input {
+            let file = FileManager.default.temporaryDirectory.appending(path: "hark-stdin-\(UUID().uuidString)")
+            try input.write(to: file)
+            inputFile = file
+            process.standardInput = try FileHandle(forReadingFrom: file)
+        }
+        defer { if let inputFile { try? FileManager.default.removeItem(at: inputFile) } }
         try process.run()
         let watchdog = ProcessWatchdog(process, limit: limit)
         defer { watchdog.cancel() }
@@ -108,12 +116,6 @@ public enum ChildProcess {
             DispatchQueue.global().async(group: reading) {
                 let data = err.fileHandleForReading.readDataToEndOfFile()
                 errorData.withLock { $0 = data }
-            }
-        }
-        if let input, let feed {
-            DispatchQueue.global().async(group: reading) {
-                feed.fileHandleForWriting.write(input)
-                try? feed.fileHandleForWriting.close()
             }
         }
         let output = out.fileHandleForReading.readDataToEndOfFile()
