@@ -40,14 +40,6 @@ struct HarkdServerTests {
         return path
     }
 
-    /// Blocking work on a Dispatch thread: a test that blocks Swift's small cooperative pool (two threads on a
-    /// two-core machine) with pipe reads and waits can deadlock.
-    static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-        }
-    }
-
     /// Runs a process to its end off the cooperative pool (`ChildProcess.runOffPool`: killed after `limit`).
     static func run(_ executable: String, _ arguments: [String], limit: Duration = .seconds(300)) async throws
         -> ChildProcess.Result
@@ -130,7 +122,7 @@ struct HarkdServerTests {
             }
             // Standard output (the --events lines) is collected as it comes, so that it never fills up.
             ended = Task {
-                (try? await HarkdServerTests.blocking {
+                (try? await offCooperativePool {
                     events.append(out.fileHandleForReading.readDataToEndOfFile())
                     process.waitUntilExit()
                     return process.terminationStatus
@@ -267,12 +259,12 @@ struct HarkdServerTests {
         let pipe = Pipe()
         curl.standardOutput = pipe
         try curl.run()
-        let (first, rest) = try await Self.blocking {
+        let (first, rest) = try await offCooperativePool {
             let first = pipe.fileHandleForReading.availableData  // blocks until the reply starts
             daemon.signal(SIGTERM)
             return (first, pipe.fileHandleForReading.readDataToEndOfFile())
         }
-        try await Self.blocking { curl.waitUntilExit() }
+        try await offCooperativePool { curl.waitUntilExit() }
         let reply = first + rest
         #expect(!first.isEmpty)
         #expect(curl.terminationStatus == 0, "curl: \(curl.terminationStatus)")
@@ -312,7 +304,7 @@ struct HarkdServerTests {
         ])
         // Opening the FIFO's writing end waits for harkd to open the capture device.
         let fifo = file("capture.fifo")
-        let writer = Task { try await Self.blocking { FileHandle(forWritingAtPath: fifo) } }
+        let writer = Task { try await offCooperativePool { FileHandle(forWritingAtPath: fifo) } }
         let (wyoming, http) = try await daemon.ports()
 
         // Both servers answer while the voice loop listens.

@@ -31,9 +31,6 @@ public final class ProcessWatchdog: Sendable {
     /// Stops the clock (the process ended, or the caller ends it).
     public func cancel() { state.withLock { $0.cancelled = true } }
 
-    /// Whether the limit was reached, and the process killed.
-    public var fired: Bool { state.withLock { $0.stacks != nil } }
-
     /// What the process was doing when it was killed: its threads' stacks, or nil if it was not killed.
     public var stacks: String? { state.withLock { $0.stacks } }
 
@@ -136,16 +133,18 @@ public enum ChildProcess {
         _ executable: URL, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:],
         mergeOutput: Bool = false, limit: Duration = .seconds(600)
     ) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(
-                    with: Swift.Result {
-                        try run(
-                            executable, arguments, input: input, environment: environment, mergeOutput: mergeOutput,
-                            limit: limit)
-                    })
-            }
+        try await offCooperativePool {
+            try run(
+                executable, arguments, input: input, environment: environment, mergeOutput: mergeOutput, limit: limit)
         }
+    }
+}
+
+/// Blocking work (a child's end, a pipe read) on a Dispatch thread, awaited without holding one of the cooperative
+/// pool's few threads, on which the servers under test run.
+public func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }
 

@@ -42,14 +42,10 @@ final class FakeChatServer: Sendable {
     /// Where the server writes each chat request's body.
     let recordPath: String
 
-    /// Starts the server with `reply` as its answer. The wait for its port runs on a thread of its own: a blocking
-    /// read on one of Swift's few cooperative threads could stall every test.
+    /// Starts the server with `reply` as its answer. The wait for its port runs off the cooperative pool: a
+    /// blocking read on one of Swift's few cooperative threads could stall every test.
     static func start(reply: String? = nil) async throws -> FakeChatServer {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result { try FakeChatServer(reply: reply) })
-            }.start()
-        }
+        try await offCooperativePool { try FakeChatServer(reply: reply) }
     }
 
     private init(reply: String?) throws {
