@@ -134,6 +134,67 @@ static float *scratch(size_t floats) {
     return s->buffer;
 }
 
+/// out[c][s] = src[s · stride + c] for 16 rows s and 4 columns c: a 16 × 4 block of a row-major matrix whose rows
+/// are `stride` floats apart, transposed into four vectors (instead of gathering every stride-th float).
+AVX512 static inline __attribute__((always_inline)) void load_16x4(const float *src, size_t stride, __m512 out[4]) {
+    __m512 a[4];
+    if (stride == 4) {
+        for (int k = 0; k < 4; k++) a[k] = _mm512_loadu_ps(src + 16 * k);
+    } else {
+        for (int k = 0; k < 4; k++) {
+            const float *r = src + (size_t)(4 * k) * stride;
+            a[k] = _mm512_castps128_ps512(_mm_loadu_ps(r));
+            a[k] = _mm512_insertf32x4(a[k], _mm_loadu_ps(r + stride), 1);
+            a[k] = _mm512_insertf32x4(a[k], _mm_loadu_ps(r + 2 * stride), 2);
+            a[k] = _mm512_insertf32x4(a[k], _mm_loadu_ps(r + 3 * stride), 3);
+        }
+    }
+    // a[k][4i + c] = row 4k + i, column c. t: columns 0–1 (t[0], t[2]) or 2–3 (t[1], t[3]) of rows 0–7 (t[0], t[1])
+    // or 8–15 (t[2], t[3]), each column's eight rows in one half.
+    const __m512i low = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i high = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+    const __m512 t0 = _mm512_permutex2var_ps(a[0], low, a[1]), t1 = _mm512_permutex2var_ps(a[0], high, a[1]);
+    const __m512 t2 = _mm512_permutex2var_ps(a[2], low, a[3]), t3 = _mm512_permutex2var_ps(a[2], high, a[3]);
+    out[0] = _mm512_shuffle_f32x4(t0, t2, 0x44);
+    out[1] = _mm512_shuffle_f32x4(t0, t2, 0xEE);
+    out[2] = _mm512_shuffle_f32x4(t1, t3, 0x44);
+    out[3] = _mm512_shuffle_f32x4(t1, t3, 0xEE);
+}
+
+/// load_16x4's inverse: dst[s · stride + c] = in[c][s] (+ res[s · stride + c] where `res` is not nil).
+AVX512 static inline __attribute__((always_inline)) void store_4x16(
+    const __m512 in[4], float *dst, const float *res, size_t stride) {
+    const __m512 t0 = _mm512_shuffle_f32x4(in[0], in[1], 0x44), t2 = _mm512_shuffle_f32x4(in[0], in[1], 0xEE);
+    const __m512 t1 = _mm512_shuffle_f32x4(in[2], in[3], 0x44), t3 = _mm512_shuffle_f32x4(in[2], in[3], 0xEE);
+    // t0: columns 0, 1 of rows 0–7 (eight each); t1: columns 2, 3 of rows 0–7; t2, t3: the same for rows 8–15.
+    const __m512i first = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+    const __m512i second = _mm512_setr_epi32(4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
+    __m512 a[4] = {
+        _mm512_permutex2var_ps(t0, first, t1), _mm512_permutex2var_ps(t0, second, t1),
+        _mm512_permutex2var_ps(t2, first, t3), _mm512_permutex2var_ps(t2, second, t3)};
+    if (stride == 4) {
+        for (int k = 0; k < 4; k++) {
+            if (res) a[k] = _mm512_add_ps(a[k], _mm512_loadu_ps(res + 16 * k));
+            _mm512_storeu_ps(dst + 16 * k, a[k]);
+        }
+        return;
+    }
+    for (int k = 0; k < 4; k++) {
+        for (int i = 0; i < 4; i++) {
+            const size_t at = (size_t)(4 * k + i) * stride;
+            __m128 v = _mm512_extractf32x4_ps(a[k], 0);
+            switch (i) {
+            case 1: v = _mm512_extractf32x4_ps(a[k], 1); break;
+            case 2: v = _mm512_extractf32x4_ps(a[k], 2); break;
+            case 3: v = _mm512_extractf32x4_ps(a[k], 3); break;
+            default: break;
+            }
+            if (res) v = _mm_add_ps(v, _mm_loadu_ps(res + at));
+            _mm_storeu_ps(dst + at, v);
+        }
+    }
+}
+
 AVX512 static inline __attribute__((always_inline)) void conv(
     const int n, const float at[TILE][MAX_POINTS], const float bt[MAX_POINTS][MAX_POINTS], const float *x, size_t cin,
     size_t length, const float *u, size_t cout, int d, int pad, size_t lout, int leaky, float slope, const float *bias,
@@ -162,13 +223,28 @@ AVX512 static inline __attribute__((always_inline)) void conv(
     for (size_t ci = 0; ci < cin; ci++) {
         const float *row = x + ci * length;
         float *dst = xd + ci * (size_t)md * width;
-        for (int q = 0; q < md; q++) {
-            for (size_t s = 0; s < width; s += 16) {
-                const long first = (long)md * ((long)(s0 + s) - margin) + q;
+        for (size_t s = 0; s < width; s += 16) {
+            const __mmask16 stored = width - s >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - s)) - 1);
+            const long start = (long)md * ((long)(s0 + s) - margin);
+            if (start >= 0 && start + 16 * md <= (long)length) {
+                // Sixteen whole blocks inside x: 16 × 4 transposes.
+                for (int q = 0; q < md; q += 4) {
+                    __m512 value[4];
+                    load_16x4(row + start + q, (size_t)md, value);
+                    for (int c = 0; c < 4; c++) {
+                        if (leaky)
+                            value[c] = _mm512_mask_mul_ps(
+                                value[c], _mm512_cmp_ps_mask(value[c], zero, _CMP_LT_OQ), value[c], leak);
+                        _mm512_mask_storeu_ps(dst + (size_t)(q + c) * width + s, stored, value[c]);
+                    }
+                }
+                continue;
+            }
+            for (int q = 0; q < md; q++) {
+                const long first = start + q;
                 const __m512i t = _mm512_add_epi32(_mm512_set1_epi32((int)first), lane);
                 __mmask16 inside = _mm512_cmpge_epi32_mask(t, _mm512_setzero_si512()) &
                                    _mm512_cmplt_epi32_mask(t, _mm512_set1_epi32((int)length));
-                const __mmask16 stored = width - s >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - s)) - 1);
                 __m512 value = _mm512_mask_i32gather_ps(zero, inside & stored, t, row, 4);
                 if (leaky) value = _mm512_mask_mul_ps(value, _mm512_cmp_ps_mask(value, zero, _CMP_LT_OQ), value, leak);
                 _mm512_mask_storeu_ps(dst + (size_t)q * width + s, stored, value);
@@ -223,7 +299,19 @@ AVX512 static inline __attribute__((always_inline)) void conv(
         const float *src = yd + co * (size_t)md * lanes;
         float *dst = y + co * lout;
         const float *res = residual ? residual + co * lout : NULL;
-        for (size_t s = 0; s < blocks; s++) {
+        const __m512 bv = _mm512_set1_ps(b);
+        size_t s = 0;
+        // Sixteen whole blocks inside y at a time: 16 × 4 transposes; the rest one by one.
+        for (; s + 16 <= blocks && (s0 + s + 16) * (size_t)md <= lout; s += 16) {
+            const size_t base = (s0 + s) * (size_t)md;
+            for (int q = 0; q < md; q += 4) {
+                __m512 value[4];
+                for (int c = 0; c < 4; c++)
+                    value[c] = _mm512_add_ps(_mm512_loadu_ps(src + (size_t)(q + c) * lanes + s), bv);
+                store_4x16(value, dst + base + (size_t)q, res ? res + base + (size_t)q : NULL, (size_t)md);
+            }
+        }
+        for (; s < blocks; s++) {
             const size_t base = (s0 + s) * (size_t)md;
             for (int q = 0; q < md && base + (size_t)q < lout; q++) {
                 const float value = src[(size_t)q * lanes + s] + b;

@@ -26,7 +26,7 @@ enum Conv1DKernel {
 
     /// Outputs per dilation per thread from which Winograd F(4, r) runs (shorter products keep im2col + GEMM: its
     /// GEMMs over a few tiles would be mostly padding).
-    static let winogradFrom = 256
+    static let winogradFrom = 16
 
     /// Where F(4, r) beats im2col + GEMM (measured on one Zen 5 core against the same conv through `tiled`):
     /// kernel 7 (1.5× at 32 channels, ~2× at 64–128), kernel 5 from 64 input channels (1.3–1.6×); kernel 3, and
@@ -43,9 +43,16 @@ enum Conv1DKernel {
         guard Gemm.avx512, case .conv1d(let p) = use, p.stride == 1, p.groups == 1, weight.dtype == .f32,
             weight.rank == 3, weight.shape[0] >= 16, weight.shape[1] >= 16
         else { return nil }
+        guard winogradPays(cin: weight.shape[1], kernel: weight.shape[2]) else { return nil }
+        return winogradTransform(of: weight)
+    }
+
+    /// An f32 weight [cout, cin, kernel] transformed for F(4, kernel), wherever that pays or not; nil for a kernel
+    /// `hark_winograd_conv1d` does not take.
+    static func winogradTransform(of weight: Tensor) -> Tensor? {
         let (cout, cin, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
         let points = hark_winograd_points(Int32(kernel))
-        guard points > 0, winogradPays(cin: cin, kernel: kernel) else { return nil }
+        guard points > 0 else { return nil }
         var u = Tensor(zeros: [points * cout * cin])
         weight.withUnsafeFloats { w in
             u.withUnsafeMutableFloats {
