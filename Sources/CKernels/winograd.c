@@ -1,7 +1,7 @@
 // Winograd F(4, r) one-dimensional convolutions (winograd.h). Per tile of four outputs d apart: the n = 3 + r inputs
 // they read are transformed (Bᵀ·x), multiplied point by point with the transformed filter (G·w, at load) and summed
 // over input channels (one GEMM per point over every tile of a chunk), then transformed back (Aᵀ·m). The matrices
-// come from the Cook-Toom construction at the points below (0, ±1, ±2, ±1/2, then ±3/2 for kernel 7:
+// come from the Cook-Toom construction at the points below (0, ±1, ±2, then ±1/2 for kernel 5 and ±3/2 for kernel 7:
 // measured in float32 at a few 1e-6 relative error, the worst case 3e-5 for r = 7).
 #include "winograd.h"
 
@@ -14,7 +14,7 @@
 #define TILE 4  // outputs per tile (the m of F(m, r))
 #define MAX_POINTS 10
 
-size_t hark_winograd_points(int r) { return (r == 5 || r == 7) ? (size_t)(TILE + r - 1) : 0; }
+size_t hark_winograd_points(int r) { return (r == 3 || r == 5 || r == 7) ? (size_t)(TILE + r - 1) : 0; }
 
 /// The finite interpolation points of F(4, r) (the last point is infinity); returns their count, n − 1.
 static int finite_points(int r, double *p) {
@@ -66,6 +66,20 @@ void hark_winograd_weights(const float *w, size_t cout, size_t cin, int r, float
 // Aᵀ and Bᵀ of F(4, r) at the same points as build_g (Bᵀ row k: the coefficients of Π_{l≠k} (x − p_l), lowest
 // power first; Aᵀ: powers of the points). Every entry is exact in float; as constants, the transforms below unroll
 // with their zeros and ones folded away.
+static const float AT3[TILE][MAX_POINTS] = {
+    {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
+    {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.0f},
+    {0.0f, 1.0f, 1.0f, 4.0f, 4.0f, 0.0f},
+    {0.0f, 1.0f, -1.0f, 8.0f, -8.0f, 1.0f},
+};
+static const float BT3[MAX_POINTS][MAX_POINTS] = {
+    {4.0f, 0.0f, -5.0f, 0.0f, 1.0f, 0.0f},
+    {0.0f, -4.0f, -4.0f, 1.0f, 1.0f, 0.0f},
+    {0.0f, 4.0f, -4.0f, -1.0f, 1.0f, 0.0f},
+    {0.0f, -2.0f, -1.0f, 2.0f, 1.0f, 0.0f},
+    {0.0f, 2.0f, -1.0f, -2.0f, 1.0f, 0.0f},
+    {0.0f, 4.0f, 0.0f, -5.0f, 0.0f, 1.0f},
+};
 static const float AT5[TILE][MAX_POINTS] = {
     {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f},
     {0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.5f, -0.5f, 0.0f},
@@ -324,6 +338,7 @@ AVX512 void hark_winograd_conv1d(
     const float *x, size_t cin, size_t length, const float *u, size_t cout, int r, int d, int pad, size_t lout,
     int leaky, float slope, const float *bias, const float *residual, float *y, size_t s0, size_t s1) {
     switch (r) {
+    case 3: conv(6, AT3, BT3, x, cin, length, u, cout, d, pad, lout, leaky, slope, bias, residual, y, s0, s1); break;
     case 5: conv(8, AT5, BT5, x, cin, length, u, cout, d, pad, lout, leaky, slope, bias, residual, y, s0, s1); break;
     case 7: conv(10, AT7, BT7, x, cin, length, u, cout, d, pad, lout, leaky, slope, bias, residual, y, s0, s1); break;
     default: break;

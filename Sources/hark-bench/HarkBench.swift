@@ -127,6 +127,11 @@ struct Ops: ParsableCommand {
             ("hifigan res 64 k3 d1 L5504", 64, 64, 3, 5504, Conv1DParams(padding: 1)),
             ("hifigan res 32 k7 d3 L22016", 32, 32, 7, 22016, Conv1DParams(dilation: 3, padding: 9)),
             ("hifigan res 32 k3 d1 L22016", 32, 32, 3, 22016, Conv1DParams(padding: 1)),
+            // A decoder time tile of the last stage (about 1 MB per tensor).
+            ("hifigan res 32 k5 d2 L8192", 32, 32, 5, 8192, Conv1DParams(dilation: 2, padding: 4)),
+            ("hifigan res 32 k3 d1 L8192", 32, 32, 3, 8192, Conv1DParams(padding: 1)),
+            ("hifigan res 64 k3 d2 L4096", 64, 64, 3, 4096, Conv1DParams(dilation: 2, padding: 2)),
+            ("hifigan res 128 k3 d1 L688", 128, 128, 3, 688, Conv1DParams(padding: 1)),
             ("hifigan conv_post 32→1 k7 L22016", 32, 1, 7, 22016, Conv1DParams(padding: 3)),
             // Piper's flow (WaveNet layers over a sentence's ~400 frames) and text encoder FFN (~150 phonemes).
             ("vits flow in_layer 192→384 k5 L400", 192, 384, 5, 400, Conv1DParams(padding: 2)),

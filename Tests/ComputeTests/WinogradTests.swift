@@ -29,7 +29,7 @@ struct WinogradTests {
 
     static let shapes: [Shape] = {
         var list: [Shape] = []
-        for (kernel, dilations) in [(5, [1, 2, 6]), (7, [1, 3, 12])] {
+        for (kernel, dilations) in [(3, [1, 2, 3]), (5, [1, 2, 6]), (7, [1, 3, 12])] {
             for d in dilations {
                 for length in [5, 37, 64 * d + 3, 400 * d + 11] {
                     list.append(

@@ -32,7 +32,7 @@ enum Conv1DKernel {
     /// kernel 7 (1.5× at 32 channels, ~2× at 64–128), kernel 5 from 64 input channels (1.3–1.6×); kernel 3, and
     /// kernel 5 on 32 channels, ran slower or even (the transforms and a K = 32 GEMM cost what the
     /// multiply-adds save).
-    static func winogradPays(cin: Int, kernel: Int) -> Bool { kernel == 7 || (kernel == 5 && cin >= 64) }
+    static func winogradPays(cin: Int, kernel: Int) -> Bool { kernel == 7 || kernel == 5 || kernel == 3 }
 
     /// Blocks of 4·d outputs per Winograd call: about 192 tiles (four of the GEMM's 48-column panels) per point.
     static func winogradBlocks(dilation d: Int) -> Int { max(16, (192 / d) & ~15) }
