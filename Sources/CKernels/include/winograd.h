@@ -1,12 +1,12 @@
 // One-dimensional convolutions by Winograd's minimal filtering F(4, r) (Lavin & Gray, "Fast Algorithms for
 // Convolutional Neural Networks", 2015, in one dimension): four outputs of an r-tap filter from 3 + r products per
-// channel pair instead of 4r, the channel sums as one matrix product per point. Kernels 5 and 7 (HiFi-GAN's residual
-// blocks, VITS's flow): 2.5× and 2.8× fewer multiply-adds than im2col + GEMM. Kernel 3 is left to im2col: F(4, 3)
-// saves 2×, which its transforms and short channel sums ate (measured slower).
+// channel pair instead of 4r, the channel sums as one matrix product per point. Kernels 3, 5 and 7 (HiFi-GAN's
+// residual blocks, VITS's flow and text encoder, Whisper's stem): 2×, 2.5× and 2.8× fewer multiply-adds than
+// im2col + GEMM.
 #pragma once
 #include <stddef.h>
 
-/// Points (products per tile) of F(4, r) for r = 5 or 7; 0 for a kernel it does not take.
+/// Points (products per tile) of F(4, r) for r = 3, 5 or 7; 0 for a kernel it does not take.
 size_t hark_winograd_points(int r);
 
 /// The weight `w` [cout, cin, r] transformed for F(4, r) (in double, rounded once) and packed as
@@ -17,7 +17,7 @@ void hark_winograd_weights(const float *w, size_t cout, size_t cin, int r, float
 /// t < lout, with a(v) = v, or v < 0 ? slope · v : v when `leaky`; x is [cin, length] (zero outside), y and
 /// residual (nil: none) [cout, lout], bias nil for none. A block is the 4·d consecutive outputs whose tiles (one
 /// per phase t mod d, four outputs d apart) share their inputs' span. `u` is hark_winograd_weights' output.
-/// Needs AVX-512 F/VL/BW/DQ: call only when hark_cpu_has_avx512() says yes. Allocates its scratch per call.
+/// Needs AVX-512 F/VL/BW/DQ: call only when hark_cpu_has_avx512() says yes. Its scratch is kept per thread.
 void hark_winograd_conv1d(
     const float *x, size_t cin, size_t length, const float *u, size_t cout, int r, int d, int pad, size_t lout,
     int leaky, float slope, const float *bias, const float *residual, float *y, size_t s0, size_t s1);

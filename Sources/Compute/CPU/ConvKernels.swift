@@ -25,30 +25,27 @@ enum Conv1DKernel {
     // MARK: - Winograd
 
     /// Outputs per dilation per thread from which Winograd F(4, r) runs (shorter products keep im2col + GEMM: its
-    /// GEMMs over a few tiles would be mostly padding).
+    /// GEMMs over a few tiles would be mostly padding). On whole sentences (the flow's convolutions, 100–500
+    /// frames) it pays: `hark-bench ops` and `tts.py` measured 16, 64 and 256 alike but for the flow, which only
+    /// takes it below 256.
     static let winogradFrom = 16
-
-    /// Where F(4, r) beats im2col + GEMM (measured on one Zen 5 core against the same conv through `tiled`):
-    /// kernel 7 (1.5× at 32 channels, ~2× at 64–128), kernel 5 from 64 input channels (1.3–1.6×); kernel 3, and
-    /// kernel 5 on 32 channels, ran slower or even (the transforms and a K = 32 GEMM cost what the
-    /// multiply-adds save).
-    static func winogradPays(cin: Int, kernel: Int) -> Bool { kernel == 7 || kernel == 5 || kernel == 3 }
 
     /// Blocks of 4·d outputs per Winograd call: about 192 tiles (four of the GEMM's 48-column panels) per point.
     static func winogradBlocks(dilation d: Int) -> Int { max(16, (192 / d) & ~15) }
 
     /// The weight transformed for `hark_winograd_conv1d` (stride 1, one group, at least 16 channels in and out,
-    /// a kernel where it pays), or nil where it does not run.
+    /// kernel 3, 5 or 7), or nil where it does not run. Measured on this machine's Zen 5 cores against the same
+    /// conv through `tiled` (`hark-bench ops`, 2 threads): kernel 7 1.5–2×, kernel 5 1.3–1.6×, kernel 3 1.05–1.13×
+    /// on 32 channels and 1.2–1.5× on 64–384.
     static func winogradForm(of weight: Tensor, use: WeightUse) -> Tensor? {
         guard Gemm.avx512, case .conv1d(let p) = use, p.stride == 1, p.groups == 1, weight.dtype == .f32,
             weight.rank == 3, weight.shape[0] >= 16, weight.shape[1] >= 16
         else { return nil }
-        guard winogradPays(cin: weight.shape[1], kernel: weight.shape[2]) else { return nil }
         return winogradTransform(of: weight)
     }
 
-    /// An f32 weight [cout, cin, kernel] transformed for F(4, kernel), wherever that pays or not; nil for a kernel
-    /// `hark_winograd_conv1d` does not take.
+    /// An f32 weight [cout, cin, kernel] transformed for F(4, kernel); nil for a kernel `hark_winograd_conv1d`
+    /// does not take.
     static func winogradTransform(of weight: Tensor) -> Tensor? {
         let (cout, cin, kernel) = (weight.shape[0], weight.shape[1], weight.shape[2])
         let points = hark_winograd_points(Int32(kernel))
