@@ -149,18 +149,23 @@ static float *scratch(size_t floats) {
 }
 
 /// out[c][s] = src[s · stride + c] for 16 rows s and 4 columns c: a 16 × 4 block of a row-major matrix whose rows
-/// are `stride` floats apart, transposed into four vectors (instead of gathering every stride-th float).
-AVX512 static inline __attribute__((always_inline)) void load_16x4(const float *src, size_t stride, __m512 out[4]) {
+/// are `stride` floats apart, transposed into four vectors (instead of gathering every stride-th float). Rows from
+/// `rows` on are not read (their lanes are zero).
+AVX512 static inline __attribute__((always_inline)) void load_16x4(
+    const float *src, size_t stride, size_t rows, __m512 out[4]) {
     __m512 a[4];
-    if (stride == 4) {
+    if (stride == 4 && rows == 16) {
         for (int k = 0; k < 4; k++) a[k] = _mm512_loadu_ps(src + 16 * k);
     } else {
         for (int k = 0; k < 4; k++) {
-            const float *r = src + (size_t)(4 * k) * stride;
-            a[k] = _mm512_castps128_ps512(_mm_loadu_ps(r));
-            a[k] = _mm512_insertf32x4(a[k], _mm_loadu_ps(r + stride), 1);
-            a[k] = _mm512_insertf32x4(a[k], _mm_loadu_ps(r + 2 * stride), 2);
-            a[k] = _mm512_insertf32x4(a[k], _mm_loadu_ps(r + 3 * stride), 3);
+            __m128 r[4];
+            for (int i = 0; i < 4; i++) {
+                const size_t at = (size_t)(4 * k + i);
+                r[i] = at < rows ? _mm_loadu_ps(src + at * stride) : _mm_setzero_ps();
+            }
+            a[k] = _mm512_insertf32x4(_mm512_castps128_ps512(r[0]), r[1], 1);
+            a[k] = _mm512_insertf32x4(a[k], r[2], 2);
+            a[k] = _mm512_insertf32x4(a[k], r[3], 3);
         }
     }
     // a[k][4i + c] = row 4k + i, column c. t: columns 0–1 (t[0], t[2]) or 2–3 (t[1], t[3]) of rows 0–7 (t[0], t[1])
@@ -175,9 +180,10 @@ AVX512 static inline __attribute__((always_inline)) void load_16x4(const float *
     out[3] = _mm512_shuffle_f32x4(t1, t3, 0xEE);
 }
 
-/// load_16x4's inverse: dst[s · stride + c] = in[c][s] (+ res[s · stride + c] where `res` is not nil).
+/// load_16x4's inverse: dst[s · stride + c] = in[c][s] (+ res[s · stride + c] where `res` is not nil) for the
+/// first `rows` rows s.
 AVX512 static inline __attribute__((always_inline)) void store_4x16(
-    const __m512 in[4], float *dst, const float *res, size_t stride) {
+    const __m512 in[4], float *dst, const float *res, size_t stride, size_t rows) {
     const __m512 t0 = _mm512_shuffle_f32x4(in[0], in[1], 0x44), t2 = _mm512_shuffle_f32x4(in[0], in[1], 0xEE);
     const __m512 t1 = _mm512_shuffle_f32x4(in[2], in[3], 0x44), t3 = _mm512_shuffle_f32x4(in[2], in[3], 0xEE);
     // t0: columns 0, 1 of rows 0–7 (eight each); t1: columns 2, 3 of rows 0–7; t2, t3: the same for rows 8–15.
@@ -186,7 +192,7 @@ AVX512 static inline __attribute__((always_inline)) void store_4x16(
     __m512 a[4] = {
         _mm512_permutex2var_ps(t0, first, t1), _mm512_permutex2var_ps(t0, second, t1),
         _mm512_permutex2var_ps(t2, first, t3), _mm512_permutex2var_ps(t2, second, t3)};
-    if (stride == 4) {
+    if (stride == 4 && rows == 16) {
         for (int k = 0; k < 4; k++) {
             if (res) a[k] = _mm512_add_ps(a[k], _mm512_loadu_ps(res + 16 * k));
             _mm512_storeu_ps(dst + 16 * k, a[k]);
@@ -194,7 +200,7 @@ AVX512 static inline __attribute__((always_inline)) void store_4x16(
         return;
     }
     for (int k = 0; k < 4; k++) {
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 4 && (size_t)(4 * k + i) < rows; i++) {
             const size_t at = (size_t)(4 * k + i) * stride;
             __m128 v = _mm512_extractf32x4_ps(a[k], 0);
             switch (i) {
@@ -240,11 +246,12 @@ AVX512 static inline __attribute__((always_inline)) void conv(
         for (size_t s = 0; s < width; s += 16) {
             const __mmask16 stored = width - s >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - s)) - 1);
             const long start = (long)md * ((long)(s0 + s) - margin);
-            if (start >= 0 && start + 16 * md <= (long)length) {
-                // Sixteen whole blocks inside x: 16 × 4 transposes.
+            const size_t count = width - s >= 16 ? 16 : width - s;
+            if (start >= 0 && start + (long)count * md <= (long)length) {
+                // Blocks wholly inside x: 16 × 4 transposes.
                 for (int q = 0; q < md; q += 4) {
                     __m512 value[4];
-                    load_16x4(row + start + q, (size_t)md, value);
+                    load_16x4(row + start + q, (size_t)md, count, value);
                     for (int c = 0; c < 4; c++) {
                         if (leaky)
                             value[c] = _mm512_mask_mul_ps(
@@ -314,22 +321,24 @@ AVX512 static inline __attribute__((always_inline)) void conv(
         float *dst = y + co * lout;
         const float *res = residual ? residual + co * lout : NULL;
         const __m512 bv = _mm512_set1_ps(b);
-        size_t s = 0;
-        // Sixteen whole blocks inside y at a time: 16 × 4 transposes; the rest one by one.
-        for (; s + 16 <= blocks && (s0 + s + 16) * (size_t)md <= lout; s += 16) {
-            const size_t base = (s0 + s) * (size_t)md;
-            for (int q = 0; q < md; q += 4) {
-                __m512 value[4];
-                for (int c = 0; c < 4; c++)
-                    value[c] = _mm512_add_ps(_mm512_loadu_ps(src + (size_t)(q + c) * lanes + s), bv);
-                store_4x16(value, dst + base + (size_t)q, res ? res + base + (size_t)q : NULL, (size_t)md);
+        // Sixteen blocks at a time: those wholly inside y by 16 × 4 transposes, the rest (y's end) one by one.
+        for (size_t s = 0; s < blocks; s += 16) {
+            const size_t base = (s0 + s) * (size_t)md, rows = blocks - s >= 16 ? 16 : blocks - s;
+            const size_t inside = lout > base ? (lout - base) / (size_t)md : 0, whole = inside < rows ? inside : rows;
+            if (whole > 0) {
+                for (int q = 0; q < md; q += 4) {
+                    __m512 value[4];
+                    for (int c = 0; c < 4; c++)
+                        value[c] = _mm512_add_ps(_mm512_loadu_ps(src + (size_t)(q + c) * lanes + s), bv);
+                    store_4x16(value, dst + base + (size_t)q, res ? res + base + (size_t)q : NULL, (size_t)md, whole);
+                }
             }
-        }
-        for (; s < blocks; s++) {
-            const size_t base = (s0 + s) * (size_t)md;
-            for (int q = 0; q < md && base + (size_t)q < lout; q++) {
-                const float value = src[(size_t)q * lanes + s] + b;
-                dst[base + (size_t)q] = res ? value + res[base + (size_t)q] : value;
+            for (size_t r = whole; r < rows; r++) {
+                const size_t at = base + r * (size_t)md;
+                for (int q = 0; q < md && at + (size_t)q < lout; q++) {
+                    const float value = src[(size_t)q * lanes + s + r] + b;
+                    dst[at + (size_t)q] = res ? value + res[at + (size_t)q] : value;
+                }
             }
         }
     }
