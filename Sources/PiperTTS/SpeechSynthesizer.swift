@@ -168,7 +168,7 @@ public struct SpeechSynthesizer: Sendable {
                         // The first chunk's flow runs alone only when the rest is long: the rest's flow then
                         // redoes the first window (with its context), which on a short sentence costs more than
                         // the earlier first audio is worth.
-                        if index == 0 && chunks.count > 1 && frames > 4 * (chunks[0].count + margin) {
+                        if index == 0 && chunks.count > 1 && frames > 16 * (chunks[0].count + margin) {
                             parts = [chunks[..<1], chunks[1...]]
                         }
                         for (k, part) in parts.enumerated() {
