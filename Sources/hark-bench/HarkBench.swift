@@ -11,7 +11,7 @@ import Tensors
 struct HarkBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hark-bench", abstract: "Measures Hark's backend layer.",
-        subcommands: [Ops.self, Parity.self, Bandwidth.self, Quant.self, LLM.self, Project.self],
+        subcommands: [Ops.self, Parity.self, Bandwidth.self, Quant.self, LLM.self, Piper.self, Project.self],
         defaultSubcommand: Ops.self)
 
     static func main() {

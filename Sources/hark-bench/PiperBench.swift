@@ -1,0 +1,64 @@
+import ArgumentParser
+import Compute
+import Foundation
+import PiperTTS
+import Tensors
+
+/// Times one Piper voice's stages on a fixed id sequence, each stage alone and best of several runs, with the
+/// decoder's ops profiled: a low-noise A/B for model and kernel changes (`tts.py` runs the whole pipeline against
+/// piper-tts, where the machine's noise hits both engines but blurs a few percent).
+struct Piper: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Times a Piper voice's encoder stages and decoder on fixed ids (best of runs).")
+
+    @Option(help: "The voice's .onnx (its .onnx.json beside it).")
+    var model: String
+
+    @Option(help: "Phoneme ids in the sequence (Piper interleaves pads, so about twice the phonemes).")
+    var ids = 160
+
+    @Option(help: "Runs; each number is the best of them.")
+    var runs = 10
+
+    @Option(name: .shortAndLong, help: "CPU threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        let profile = ComputeProfile()
+        let engine = ComputeEngine(threads: threads, profile: profile)
+        let voice = try PiperVoice(modelPath: model, engine: engine)
+        // ^ (p _)* $ over the voice's ids 1 and 2 (^, $) and the vowels and consonants above them; the model takes
+        // any id below its symbol count, so a fixed pseudo-random walk stands in for a sentence.
+        var rng = SeededRandom(seed: 3)
+        var sequence = [1, 0]
+        while sequence.count < ids - 1 { sequence += [Int(rng.next() % 120) + 8, 0] }
+        sequence.append(2)
+        var parameters = voice.defaultParameters
+        parameters.noiseScale = 0
+        parameters.noiseW = 0
+        var best = (encoder: Double.infinity, duration: Double.infinity, flow: Double.infinity, decoder: Double.infinity)
+        var frames = 0
+        let clock = ContinuousClock()
+        for _ in 0..<runs {
+            let latent = try voice.encoder.encode(ids: sequence, parameters: parameters)
+            frames = latent.frameCount
+            let start = clock.now
+            _ = try voice.decoder.decode(latent)
+            best.decoder = min(best.decoder, seconds(clock.now - start))
+            best.encoder = min(best.encoder, seconds(latent.timings.textEncoder))
+            best.duration = min(best.duration, seconds(latent.timings.durationPredictor))
+            best.flow = min(best.flow, seconds(latent.timings.flow))
+        }
+        print("\(sequence.count) ids → \(frames) frames, \(engine.cpu.threads) threads, best of \(runs)")
+        print(String(format: "text encoder        %8.2f ms", best.encoder * 1e3))
+        print(String(format: "duration predictor  %8.2f ms", best.duration * 1e3))
+        print(String(format: "flow                %8.2f ms", best.flow * 1e3))
+        print(String(format: "decoder             %8.2f ms", best.decoder * 1e3))
+        print("\nops over all runs (every stage):")
+        for line in profile.report { print("  " + line) }
+    }
+
+    private func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
