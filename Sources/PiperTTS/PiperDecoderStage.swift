@@ -150,41 +150,61 @@ public struct PiperDecoderStage: Sendable {
     func generate(_ z: Tensor, speaker: Tensor?) throws(ComputeError) -> Tensor {
         var x = try convPre(z, engine)  // [U, F]
         if let speaker, let condition { try engine.add(&x, try condition(speaker, engine)) }
-        for stage in stages {
+        for (i, stage) in stages.enumerated() {
             try engine.activation(.leakyReLU(slope: 0.1), &x)
-            let up = stage.upsample
-            x = try engine.convTranspose1d(x, up.weight, bias: up.bias, params: up.params)  // [C, L]
-            x = try blocksInTiles(stage, x)  // [C, L]
+            // [C, L]; after the last stage the waveform [1, N]
+            x = try upsampleInTiles(stage, x, finishing: i == stages.count - 1)
         }
-        try engine.activation(.leakyReLU(slope: 0.01), &x)
-        x = try convPost(x, engine)  // [1, N]
-        try engine.activation(.tanh, &x)
         return x
     }
 
-    /// The stage's blocks over x `[C, L]` in time tiles of about 1 MB per tensor (half per core; measured against
-    /// 128 KB to 2 MB on Zen 5 with 1 MB of L2 per core), each with `stage.reach` samples
-    /// of context per side (trimmed): on a whole sentence the stage's tensors are megabytes, and each of the blocks'
-    /// passes over them went to memory. The same ops on the same samples as untiled, so the same result.
-    private func blocksInTiles(_ stage: Stage, _ x: Tensor) throws(ComputeError) -> Tensor {
-        let (channels, length) = (x.shape[0], x.shape[1])
-        let reach = stage.reach
-        let width = max(8 * reach, 262_144 / max(channels, 1))
+    /// After the last stage: leaky ReLU (slope 0.01), conv_post, tanh.
+    private func finish(_ x: Tensor) throws(ComputeError) -> Tensor {
+        var y = try convPost(leaky: 0.01, x, engine)  // [1, N]
+        try engine.activation(.tanh, &y)
+        return y
+    }
+
+    /// A stage (upsampler, then the mean of its residual blocks), and with `finishing` the layers after it, in time
+    /// tiles of about 1 MB per tensor (a tile's upsampler output, blocks and result stay in cache; on a 400-frame
+    /// sentence the last stage's tensors are 13 MB each): each tile's upsampler runs over the input frames its
+    /// window needs, and its blocks over that window with the blocks' own context (the sum of their convs' pads)
+    /// and conv_post's on both sides, so every tile's output equals the one-shot one.
+    private func upsampleInTiles(_ stage: Stage, _ x: Tensor, finishing: Bool) throws(ComputeError) -> Tensor {
+        let up = stage.upsample
+        let (rate, taps) = (up.params.stride, up.weight.shape[2])
+        let length = up.params.outputLength(input: x.shape[1], kernel: taps)
+        let channels = up.weight.shape[1] * up.params.groups
+        let context = stage.reach + (finishing ? convPost.params.padLeft + convPost.params.padRight : 0)
+        let width = max(8 * context, 262_144 / max(channels, 1))
         // An accelerator takes each conv whole instead: tiles would only add calls (and their context).
-        guard engine.isCPUOnly, length > width + 2 * reach else { return try blocks(stage, x) }
-        // Every column is written below.
+        guard engine.isCPUOnly, length > width + 2 * context else {
+            let y = try blocks(stage, try engine.convTranspose1d(x, up.weight, bias: up.bias, params: up.params))
+            return finishing ? try finish(y) : y
+        }
         var out = Tensor(
-            shape: [channels, length], dtype: .f32, storage: TensorStorage(uninitializedBytes: x.count * 4))
+            shape: [finishing ? 1 : channels, length], dtype: .f32,
+            storage: TensorStorage(uninitializedBytes: (finishing ? 1 : channels) * length * 4))  // every column is written
         for t0 in stride(from: 0, to: length, by: width) {
             let t1 = min(length, t0 + width)
-            let window = max(0, t0 - reach)..<min(length, t1 + reach)
-            let y = try blocks(stage, x.columns(window))
-            out.setColumns(t0..<t1, from: y, at: t0 - window.lowerBound)
+            let window = max(0, t0 - context)..<min(length, t1 + context)
+            // Input frames whose taps reach the window (output o = i · rate − padding + j, j < taps), with a
+            // frame to spare on each side; the upsampled slice then starts at output (first · rate − padding).
+            let first = max(0, (window.lowerBound + up.params.padding - taps) / rate - 1)
+            let last = min(x.shape[1], (window.upperBound - 1 + up.params.padding) / rate + 2)
+            var slice = try engine.convTranspose1d(
+                x.columns(first..<last), up.weight, bias: up.bias, params: up.params)
+            // The slice's outputs near its two ends miss inputs outside it: they lie beyond the window (by the
+            // spare frame), so the blocks' context absorbs them, as it does the zero padding at a tile's edge.
+            let offset = first * rate
+            if offset + slice.shape[1] > length { slice = slice.columns(0..<(length - offset)) }
+            var y = try blocks(stage, slice)
+            if finishing { y = try finish(y) }
+            out.setColumns(t0..<t1, from: y, at: t0 - offset)
         }
         return out
     }
 
-    /// The mean of the stage's residual blocks over x `[C, L]`.
     private func blocks(_ stage: Stage, _ x: Tensor) throws(ComputeError) -> Tensor {
         var sum: Tensor? = nil
         for block in stage.blocks {
