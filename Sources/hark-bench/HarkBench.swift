@@ -154,6 +154,10 @@ struct Ops: ParsableCommand {
             ("hifigan up0 256→128 k16 s8 L86", 256, 128, 16, 86, ConvTranspose1DParams(stride: 8, padding: 4)),
             ("hifigan up1 128→64 k16 s8 L688", 128, 64, 16, 688, ConvTranspose1DParams(stride: 8, padding: 4)),
             ("hifigan up2 64→32 k8 s4 L5504", 64, 32, 8, 5504, ConvTranspose1DParams(stride: 4, padding: 2)),
+            // A decoder time tile's upsampler (about 1 MB of output).
+            ("hifigan up0 256→128 k16 s8 L262", 256, 128, 16, 262, ConvTranspose1DParams(stride: 8, padding: 4)),
+            ("hifigan up1 128→64 k16 s8 L518", 128, 64, 16, 518, ConvTranspose1DParams(stride: 8, padding: 4)),
+            ("hifigan up2 64→32 k8 s4 L2072", 64, 32, 8, 2072, ConvTranspose1DParams(stride: 4, padding: 2)),
         ]
         for (label, cin, cout, k, len, p) in ups {
             let x = rng.tensor([cin, len])
