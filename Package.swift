@@ -162,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "hark-bench",
             dependencies: [
-                "Compute", "Tensors", "COpenBLAS", "LanguageModel", "PiperTTS",
+                "Compute", "Tensors", "COpenBLAS", "LanguageModel", "ModelStore", "PiperTTS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimise),

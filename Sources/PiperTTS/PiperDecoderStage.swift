@@ -182,9 +182,10 @@ public struct PiperDecoderStage: Sendable {
             let y = try blocks(stage, try engine.convTranspose1d(x, up.weight, bias: up.bias, params: up.params))
             return finishing ? try finish(y) : y
         }
+        // Every column is written below.
+        let rows = finishing ? 1 : channels
         var out = Tensor(
-            shape: [finishing ? 1 : channels, length], dtype: .f32,
-            storage: TensorStorage(uninitializedBytes: (finishing ? 1 : channels) * length * 4))  // every column is written
+            shape: [rows, length], dtype: .f32, storage: TensorStorage(uninitializedBytes: rows * length * 4))
         for t0 in stride(from: 0, to: length, by: width) {
             let t1 = min(length, t0 + width)
             let window = max(0, t0 - context)..<min(length, t1 + context)

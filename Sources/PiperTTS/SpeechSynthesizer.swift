@@ -7,9 +7,10 @@
 // own, joined by bounded queues, so while the decoder turns sentence N into audio the encoder already works on
 // sentence N + 1, and neither runs further ahead than its queue allows. Each sentence is decoded in frame ranges
 // with a margin (PiperDecoderStage.chunks): the first chunk of a text is small so that audio starts early, later
-// ones larger. For the first chunk of a long first sentence the encoder runs the flow over its frames alone
-// (PiperPrior.swift) and hands them on, and runs the flow over the rest of the sentence once they are decoded: the
-// first audio neither waits for the whole flow nor shares the cores with it.
+// ones larger. For the first chunk of a very long first sentence (over sixteen first windows, about 8 s of speech)
+// the encoder runs the flow over its frames alone (PiperPrior.swift) and hands them on, and runs the flow over the
+// rest of the sentence once they are decoded: the first audio neither waits for the whole flow nor shares the cores
+// with it.
 // Chunks carry the voice's raw loudness times the volume, clipped to [−1, 1] (no peak normalisation, as in
 // streaming Piper), and `sentenceSilence` seconds of zeros follow each sentence (Piper C++).
 
@@ -142,7 +143,7 @@ public struct SpeechSynthesizer: Sendable {
     /// The two stages over `sentences`, concurrently, the encoder at most one piece of latent ahead of the decoder.
     ///
     /// The encoder cuts each sentence into chunks (`PiperDecoderStage.chunks`) and runs the flow over one window
-    /// covering them all, except for the text's first sentence when it is long (over four first windows): there it
+    /// covering them all, except for the text's first sentence when it is very long (over sixteen first windows): there it
     /// runs the flow over the first chunk's window alone and hands it on, and waits until the decoder has decoded
     /// it before it goes on, so that the first audio has the cores to itself.
     private func run(_ sentences: [PiperSentence], options: SpeechOptions, into output: BoundedChannel<SpeechChunk>)
@@ -165,9 +166,10 @@ public struct SpeechSynthesizer: Sendable {
                             firstChunk: index == 0 ? options.firstChunkFrames : options.maximumChunkFrames,
                             maximumChunk: options.maximumChunkFrames)
                         var parts = [chunks[...]]
-                        // The first chunk's flow runs alone only when the rest is long: the rest's flow then
-                        // redoes the first window (with its context), which on a short sentence costs more than
-                        // the earlier first audio is worth.
+                        // The first chunk's flow runs alone only when the rest is very long: the rest's flow then
+                        // redoes the first window (with its context). Above four windows that cost 3–4 % of
+                        // synthesis (tts.py) for 0.01 s of earlier first audio; above sixteen the whole flow
+                        // would hold the first audio back by more.
                         if index == 0 && chunks.count > 1 && frames > 16 * (chunks[0].count + margin) {
                             parts = [chunks[..<1], chunks[1...]]
                         }

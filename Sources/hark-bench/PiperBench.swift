@@ -1,6 +1,7 @@
 import ArgumentParser
 import Compute
 import Foundation
+import ModelStore
 import PiperTTS
 import Tensors
 
@@ -11,8 +12,8 @@ struct Piper: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Times a Piper voice's encoder stages and decoder on fixed ids (best of runs).")
 
-    @Option(help: "The voice's .onnx (its .onnx.json beside it).")
-    var model: String
+    @Option(help: "A voice's .onnx (its .onnx.json beside it), or an installed voice's name.")
+    var model = "en_US-joe-medium"
 
     @Option(help: "Phoneme ids in the sequence (Piper interleaves pads, so about twice the phonemes).")
     var ids = 160
@@ -26,7 +27,8 @@ struct Piper: ParsableCommand {
     func run() throws {
         let profile = ComputeProfile()
         let engine = ComputeEngine(threads: threads, profile: profile)
-        let voice = try PiperVoice(modelPath: model, engine: engine)
+        let path = model.hasSuffix(".onnx") ? model : try ModelStore().installedModel(named: model).location.path
+        let voice = try PiperVoice(modelPath: path, engine: engine)
         // ^ (p _)* $ over the voice's ids 1 and 2 (^, $) and the vowels and consonants above them; the model takes
         // any id below its symbol count, so a fixed pseudo-random walk stands in for a sentence.
         var rng = SeededRandom(seed: 3)
@@ -36,7 +38,9 @@ struct Piper: ParsableCommand {
         var parameters = voice.defaultParameters
         parameters.noiseScale = 0
         parameters.noiseW = 0
-        var best = (encoder: Double.infinity, duration: Double.infinity, flow: Double.infinity, decoder: Double.infinity)
+        var best = (
+            encoder: Double.infinity, duration: Double.infinity, flow: Double.infinity, decoder: Double.infinity
+        )
         var frames = 0
         let clock = ContinuousClock()
         for _ in 0..<runs {

@@ -115,6 +115,13 @@ struct CLITests {
         #expect(output.contains("/etc/hostname") && output.contains("cannot read audio"))
     }
 
+    @Test("hark-bench piper times the default voice's stages and lists its ops")
+    func piperBench() throws {
+        let (status, output) = try run("hark-bench", ["piper", "--ids", "41", "--runs", "2"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("41 ids → ") && output.contains("decoder") && output.contains("conv1d on cpu"))
+    }
+
     @Test("hark-bench parity passes on the CPU backend")
     func parity() throws {
         let (status, output) = try run("hark-bench", ["parity", "--seed", "11"])
