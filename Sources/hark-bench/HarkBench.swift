@@ -139,6 +139,10 @@ struct Ops: ParsableCommand {
             ("vits flow in_layer 192→384 k5 L76", 192, 384, 5, 76, Conv1DParams(padding: 2)),
             ("vits encoder ffn 192→768 k3 L150", 192, 768, 3, 150, Conv1DParams(padding: 1)),
             ("vits encoder ffn 768→192 k3 L150", 768, 192, 3, 150, Conv1DParams(padding: 1)),
+            ("vits encoder ffn 192→768 k3 L41", 192, 768, 3, 41, Conv1DParams(padding: 1)),
+            ("vits encoder ffn 768→192 k3 L41", 768, 192, 3, 41, Conv1DParams(padding: 1)),
+            ("vits encoder ffn 192→768 k3 L80", 192, 768, 3, 80, Conv1DParams(padding: 1)),
+            ("vits encoder ffn 768→192 k3 L80", 768, 192, 3, 80, Conv1DParams(padding: 1)),
         ]
         for (label, cin, cout, k, len, p) in convs {
             let x = rng.tensor([cin, len])

@@ -24,11 +24,27 @@ enum Conv1DKernel {
 
     // MARK: - Winograd
 
-    /// Outputs per dilation per thread from which Winograd F(4, r) runs (shorter products keep im2col + GEMM: its
-    /// GEMMs over a few tiles would be mostly padding). On whole sentences (the flow's convolutions, 100–500
-    /// frames) it pays: `hark-bench ops` and `tts.py` measured 16, 64 and 256 alike but for the flow, which only
-    /// takes it below 256.
-    static let winogradFrom = 16
+    /// Whether Winograd F(4, r) beats im2col + GEMM for `tout` outputs: its products cover whole groups of 16
+    /// blocks (4·d outputs each) per chunk, so on short inputs most of their columns are padding. It runs when the
+    /// used share of those columns times its saving in multiply-adds (4r / (r + 3)) is at least 1.3. Measured
+    /// (`hark-bench ops`, 2 threads): the text encoder's 192→768 kernel-3 FFN on 41 steps (37 % used, 0.75) took
+    /// 0.17 ms against im2col's 0.11–0.13, on 80 steps (62 %, 1.25) the two were even, and conv_pre (192→256,
+    /// kernel 7) on 86 steps (69 %, 1.9) took 0.093 ms against 0.164.
+    static func winogradPays(tout: Int, dilation d: Int, kernel: Int, threads: Int) -> Bool {
+        let blocks = (tout + 4 * d - 1) / (4 * d)
+        let chunks = winogradChunks(blocks: blocks, dilation: d, threads: threads)
+        let chunk = (blocks + chunks - 1) / chunks
+        let used = Double(chunk) / Double((chunk + 15) / 16 * 16)
+        return used * Double(4 * kernel) / Double(kernel + 3) >= 1.3
+    }
+
+    /// Chunks of at most `winogradBlocks` for `runWinograd`, a multiple of the thread count of them (fewer when
+    /// there are fewer blocks).
+    static func winogradChunks(blocks: Int, dilation d: Int, threads: Int) -> Int {
+        let target = winogradBlocks(dilation: d)
+        let rounds = max(1, (blocks + threads * target - 1) / (threads * target))
+        return min(blocks, rounds * threads)
+    }
 
     /// Blocks of 4·d outputs per Winograd call: about 192 tiles (four of the GEMM's 48-column panels) per point.
     static func winogradBlocks(dilation d: Int) -> Int { max(16, (192 / d) & ~15) }
@@ -66,10 +82,7 @@ enum Conv1DKernel {
     ) {
         let d = p.dilation
         let blocks = (tout + 4 * d - 1) / (4 * d)
-        // Chunks of at most `winogradBlocks`, a multiple of the thread count of them, all the same size.
-        let target = winogradBlocks(dilation: d)
-        let rounds = max(1, (blocks + threads * target - 1) / (threads * target))
-        let chunks = min(blocks, rounds * threads)
+        let chunks = winogradChunks(blocks: blocks, dilation: d, threads: threads)
         let chunk = (blocks + chunks - 1) / chunks
         let b = bias?.toF32()
         let (xs, us, ys) = (SharedPointer(x), SharedPointer(u), SharedPointer(y))
@@ -94,7 +107,9 @@ enum Conv1DKernel {
         inputSlope: Float? = nil, residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, tout: Int,
         threads: Int
     ) {
-        if let winograd, p.stride == 1, p.groups == 1, tout >= winogradFrom * p.dilation * threads {
+        if let winograd, p.stride == 1, p.groups == 1,
+            winogradPays(tout: tout, dilation: p.dilation, kernel: kernel, threads: threads)
+        {
             runWinograd(
                 x: x, cin: cin, length: length, u: winograd, cout: cout, kernel: kernel, bias: bias, params: p,
                 inputSlope: inputSlope, residual: residual, y: y, tout: tout, threads: threads)
