@@ -190,13 +190,13 @@ public struct PiperDecoderStage: Sendable {
             let t1 = min(length, t0 + width)
             let window = max(0, t0 - context)..<min(length, t1 + context)
             // Input frames whose taps reach the window (output o = i · rate − padding + j, j < taps), with a
-            // frame to spare on each side; the upsampled slice then starts at output (first · rate − padding).
+            // frame to spare on each side; column c of the upsampled slice is then output first · rate + c.
             let first = max(0, (window.lowerBound + up.params.padding - taps) / rate - 1)
             let last = min(x.shape[1], (window.upperBound - 1 + up.params.padding) / rate + 2)
             var slice = try engine.convTranspose1d(
                 x.columns(first..<last), up.weight, bias: up.bias, params: up.params)
-            // The slice's outputs near its two ends miss inputs outside it: they lie beyond the window (by the
-            // spare frame), so the blocks' context absorbs them, as it does the zero padding at a tile's edge.
+            // The slice's outputs near its two ends miss inputs outside it. They lie outside the window (by the
+            // spare frame), so like the zero padding at a window's edge they reach no output of the tile.
             let offset = first * rate
             if offset + slice.shape[1] > length { slice = slice.columns(0..<(length - offset)) }
             var y = try blocks(stage, slice)
@@ -206,6 +206,7 @@ public struct PiperDecoderStage: Sendable {
         return out
     }
 
+    /// The mean of the stage's residual blocks over x `[C, L]`.
     private func blocks(_ stage: Stage, _ x: Tensor) throws(ComputeError) -> Tensor {
         var sum: Tensor? = nil
         for block in stage.blocks {
