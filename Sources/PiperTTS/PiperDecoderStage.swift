@@ -193,12 +193,12 @@ public struct PiperDecoderStage: Sendable {
             // frame to spare on each side; column c of the upsampled slice is then output first · rate + c.
             let first = max(0, (window.lowerBound + up.params.padding - taps) / rate - 1)
             let last = min(x.shape[1], (window.upperBound - 1 + up.params.padding) / rate + 2)
-            var slice = try engine.convTranspose1d(
+            // It ends at or before y's end (at it when last is x's end). Its outputs near its two ends miss inputs
+            // outside it; they lie outside the window (by the spare frame), so, like the zero padding at a
+            // window's edge, they reach no output of the tile.
+            let slice = try engine.convTranspose1d(
                 x.columns(first..<last), up.weight, bias: up.bias, params: up.params)
-            // The slice's outputs near its two ends miss inputs outside it. They lie outside the window (by the
-            // spare frame), so like the zero padding at a window's edge they reach no output of the tile.
             let offset = first * rate
-            if offset + slice.shape[1] > length { slice = slice.columns(0..<(length - offset)) }
             var y = try blocks(stage, slice)
             if finishing { y = try finish(y) }
             out.setColumns(t0..<t1, from: y, at: t0 - offset)

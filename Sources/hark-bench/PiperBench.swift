@@ -5,8 +5,8 @@ import ModelStore
 import PiperTTS
 import Tensors
 
-/// Times one Piper voice's stages on a fixed id sequence, each stage alone and best of several runs, with the
-/// decoder's ops profiled: a low-noise A/B for model and kernel changes (`tts.py` runs the whole pipeline against
+/// Times one Piper voice's stages on a fixed id sequence, each stage alone and best of several runs, with every
+/// op's time summed over the runs: a low-noise A/B for model and kernel changes (`tts.py` runs the whole pipeline against
 /// piper-tts, where the machine's noise hits both engines but blurs a few percent).
 struct Piper: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,8 +29,9 @@ struct Piper: ParsableCommand {
         let engine = ComputeEngine(threads: threads, profile: profile)
         let path = model.hasSuffix(".onnx") ? model : try ModelStore().installedModel(named: model).location.path
         let voice = try PiperVoice(modelPath: path, engine: engine)
-        // ^ (p _)* $ over the voice's ids 1 and 2 (^, $) and the vowels and consonants above them; the model takes
-        // any id below its symbol count, so a fixed pseudo-random walk stands in for a sentence.
+        // ^ _ (p _)* $ in Piper's ids (^ 1, _ 0, $ 2), p drawn from 8–127, where espeak voices' maps put their
+        // phonemes: the model takes any id below its symbol count, so a fixed pseudo-random walk stands in for a
+        // sentence.
         var rng = SeededRandom(seed: 3)
         var sequence = [1, 0]
         while sequence.count < ids - 1 { sequence += [Int(rng.next() % 120) + 8, 0] }
