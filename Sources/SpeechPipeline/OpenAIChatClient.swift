@@ -48,11 +48,19 @@ public struct OpenAIChatClient: ChatBackend {
     }
 
     public func reply(to messages: [ChatMessage]) -> AsyncThrowingStream<String, any Error> {
-        timedChatReply(
-            timeout: timeout, subject: endpoint,
-            timedOut: "the language model at \(endpoint) did not answer within \(timeout)",
+        let timedOut = "the language model at \(endpoint) did not answer within \(timeout)"
+        return timedChatReply(
+            timeout: timeout, subject: endpoint, timedOut: timedOut,
             failure: { [endpoint] in "cannot reach the language model at \(endpoint): \($0)" },
-            produce: { continuation in try await self.stream(messages, into: continuation) })
+            produce: { [endpoint] continuation in
+                do {
+                    try await self.stream(messages, into: continuation)
+                } catch let error as HTTPClientError where error == .deadlineExceeded {
+                    // The request's own deadline (the timeout plus a second) is the same timeout: on a loaded
+                    // machine it can fire before the timer task gets a thread to run on.
+                    throw PipelineError(.chatTimedOut, timedOut, subject: endpoint)
+                }
+            })
     }
 
     /// Checks that the server answers (`GET …/v1/models`), for `harkd --check`.
