@@ -134,11 +134,18 @@ public struct ComputeEngine: Sendable {
 
     // MARK: - Ops (see `Backend` for each op's contract)
 
-    public func linear(_ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, into y: inout Tensor) throws(ComputeError)
-    {
+    public func linear(
+        _ x: Tensor, _ w: PreparedWeight, bias: Tensor? = nil, into y: inout Tensor, arithmetic: Arithmetic = .native
+    ) throws(ComputeError) {
         let (n, k) = (w.shape[0], w.shape[1])
         let op = Op.linear(m: x.count / max(k, 1), k: k, n: n, weight: w.dtype)
-        try dispatch(op, weight: w) { b throws(ComputeError) in try b.linear(x, weight: w, bias: bias, into: &y) }
+        try dispatch(op, weight: w) { b throws(ComputeError) in
+            if arithmetic == .ggml, let cpu = b as? CPUBackend {
+                try cpu.ggmlLinear(x, weight: w, bias: bias, into: &y)
+            } else {
+                try b.linear(x, weight: w, bias: bias, into: &y)
+            }
+        }
     }
 
     /// Allocating form of `linear`: returns y with x's leading shape and `out` features.
@@ -240,10 +247,16 @@ public struct ComputeEngine: Sendable {
         }
     }
 
-    public func rmsNorm(_ x: inout Tensor, gamma: Tensor?, epsilon: Float = 1e-6) throws(ComputeError) {
+    public func rmsNorm(_ x: inout Tensor, gamma: Tensor?, epsilon: Float = 1e-6, arithmetic: Arithmetic = .native)
+        throws(ComputeError)
+    {
         let n = x.shape.last ?? 0
         try dispatch(.rmsNorm(rows: x.count / max(n, 1), n: n)) { b throws(ComputeError) in
-            try b.rmsNorm(&x, gamma: gamma, epsilon: epsilon)
+            if arithmetic == .ggml, let cpu = b as? CPUBackend {
+                try cpu.ggmlRMSNorm(&x, gamma: gamma, epsilon: epsilon)
+            } else {
+                try b.rmsNorm(&x, gamma: gamma, epsilon: epsilon)
+            }
         }
     }
 
@@ -284,6 +297,16 @@ public struct ComputeEngine: Sendable {
         try dispatch(.binary(.mul, count: a.count)) { be throws(ComputeError) in try be.binary(.mul, &a, b) }
     }
 
+    /// gate = silu(gate) · up (SwiGLU), both [rows, n].
+    public func swiglu(_ gate: inout Tensor, _ up: Tensor, arithmetic: Arithmetic = .native) throws(ComputeError) {
+        if arithmetic == .ggml {
+            // One op in llama.cpp's graph, ggml's exp inside: the CPU's, wherever the products run.
+            return try cpu.ggmlSwiGLU(&gate, up)
+        }
+        try activation(.silu, &gate)
+        try mul(&gate, up)
+    }
+
     public func embedding(_ table: PreparedWeight, ids: [Int32], into y: inout Tensor) throws(ComputeError) {
         let op = Op.embedding(vocab: table.shape[0], dim: table.shape[1], count: ids.count, table: table.dtype)
         try dispatch(op, weight: table) { b throws(ComputeError) in try b.embedding(table, ids: ids, into: &y) }
@@ -291,13 +314,18 @@ public struct ComputeEngine: Sendable {
 
     public func rope(
         _ x: inout Tensor, positions: [Int32], rotaryDim: Int? = nil, base: Float, freqScale: Float = 1,
-        mode: RoPEMode
+        mode: RoPEMode, arithmetic: Arithmetic = .native
     ) throws(ComputeError) {
         guard x.rank == 3 else { throw .shape("rope: x must be [tokens, heads, headDim], got \(x.shape)") }
         let op = Op.rope(tokens: x.shape[0], heads: x.shape[1], headDim: x.shape[2], mode: mode)
         let dims = rotaryDim ?? x.shape[2]
         try dispatch(op) { b throws(ComputeError) in
-            try b.rope(&x, positions: positions, rotaryDim: dims, base: base, freqScale: freqScale, mode: mode)
+            if arithmetic == .ggml, let cpu = b as? CPUBackend {
+                try cpu.ggmlRope(
+                    &x, positions: positions, rotaryDim: dims, base: base, freqScale: freqScale, mode: mode)
+            } else {
+                try b.rope(&x, positions: positions, rotaryDim: dims, base: base, freqScale: freqScale, mode: mode)
+            }
         }
     }
 
@@ -311,13 +339,17 @@ public struct ComputeEngine: Sendable {
     /// Multi-head attention (see `Backend.attention`); backends without it leave it to the CPU.
     public func attention(
         _ q: Tensor, _ qv: MatrixView, _ k: Tensor, _ kv: MatrixView, _ v: Tensor, _ vv: MatrixView, scale: Float,
-        causalOffset: Int? = nil, into out: inout Tensor, _ ov: MatrixView
+        causalOffset: Int? = nil, into out: inout Tensor, _ ov: MatrixView, arithmetic: Arithmetic = .native
     ) throws(ComputeError) {
         let op = Op.attention(
             heads: qv.batch, kvHeads: kv.batch, rows: qv.rows, keys: kv.rows, headDim: qv.cols,
             causal: causalOffset != nil)
         try dispatch(op) { b throws(ComputeError) in
-            try b.attention(q, qv, k, kv, v, vv, scale: scale, causalOffset: causalOffset, into: &out, ov)
+            if arithmetic == .ggml, let cpu = b as? CPUBackend {
+                try cpu.ggmlAttention(q, qv, k, kv, v, vv, scale: scale, causalOffset: causalOffset, into: &out, ov)
+            } else {
+                try b.attention(q, qv, k, kv, v, vv, scale: scale, causalOffset: causalOffset, into: &out, ov)
+            }
         }
     }
 

@@ -78,6 +78,16 @@ public struct ConvTranspose1DParams: Sendable, Hashable, Codable {
     }
 }
 
+/// Whose rounding the CPU follows for an op. Accelerator backends keep their own arithmetic either way.
+public enum Arithmetic: String, Sendable, Hashable, Codable {
+    /// Hark's own kernels: f32 activations, sums in whatever order is fastest.
+    case native
+    /// llama.cpp's CPU arithmetic (ggml-cpu's x86 build), reproduced operation for operation, so a GGUF model's
+    /// logits equal llama.cpp's bit for bit: 8-bit activations before q4_0/q4_1/q8_0 products, f16 attention
+    /// operands, ggml's exp approximation (`CPUBackend.ggmlLinear` and its neighbours).
+    case ggml
+}
+
 /// How rotary position embeddings pair up the features of a head.
 public enum RoPEMode: String, Sendable, Hashable, Codable {
     /// Pairs (2i, 2i+1): ggml's normal mode, used for Llama GGUFs.

@@ -18,8 +18,14 @@ public struct LlamaModel: Sendable {
         /// The longest context `makeCache()` gives by default, so a model trained for 128k positions does not
         /// reserve a cache for all of them.
         public var contextLimit: Int
+        /// Whose rounding the CPU follows: llama.cpp's by default, so a GGUF answers here exactly as it does in
+        /// llama.cpp (same logits bit for bit on x86; its 8-bit activations are also the fast integer products).
+        public var arithmetic: Arithmetic
 
-        public init(contextLimit: Int = 4096) { self.contextLimit = contextLimit }
+        public init(contextLimit: Int = 4096, arithmetic: Arithmetic = .ggml) {
+            self.contextLimit = contextLimit
+            self.arithmetic = arithmetic
+        }
     }
 
     /// Products of one input: stacked into one weight when they share an element type (one call reads the input
@@ -191,6 +197,7 @@ public struct LlamaModel: Sendable {
         throws(ComputeError) -> Tensor
     {
         let c = config
+        let a = options.arithmetic
         let n = tokens.count
         let past = cache.count
         let keyCount = past + n
@@ -206,27 +213,26 @@ public struct LlamaModel: Sendable {
         try engine.embedding(tokenEmbedding, ids: tokens, into: &s.x)
         for (i, layer) in layers.enumerated() {
             // Attention: x += Wo · attend(rope(Wq·h), rope(Wk·h), Wv·h), h = norm(x).
-            try s.normalize(gamma: layer.attentionNorm, epsilon: c.rmsEpsilon, engine: engine)
-            try s.project(layer.qkv, into: [\.q, \.k, \.v], stacked: \.qkv, engine: engine)
+            try s.normalize(gamma: layer.attentionNorm, epsilon: c.rmsEpsilon, engine: engine, arithmetic: a)
+            try s.project(layer.qkv, into: [\.q, \.k, \.v], stacked: \.qkv, engine: engine, arithmetic: a)
             try engine.rope(
                 &s.q, positions: positions, rotaryDim: c.ropeDimensionCount, base: c.ropeFreqBase,
-                freqScale: c.ropeFreqScale, mode: c.ropeMode)
+                freqScale: c.ropeFreqScale, mode: c.ropeMode, arithmetic: a)
             try engine.rope(
                 &s.k, positions: positions, rotaryDim: c.ropeDimensionCount, base: c.ropeFreqBase,
-                freqScale: c.ropeFreqScale, mode: c.ropeMode)
+                freqScale: c.ropeFreqScale, mode: c.ropeMode, arithmetic: a)
             cache.write(layer: i, keys: s.k, values: s.v, rows: n)
             try engine.attention(
                 s.q, queryView, cache.keys[i], cacheView, cache.values[i], cacheView, scale: scale,
-                causalOffset: past, into: &s.attended, queryView)
-            try engine.linear(s.attended, layer.output, into: &s.out)
+                causalOffset: past, into: &s.attended, queryView, arithmetic: a)
+            try engine.linear(s.attended, layer.output, into: &s.out, arithmetic: a)
             try engine.add(&s.x, s.out)
 
             // Feed-forward: x += W_down · (silu(W_gate·h) ⊙ W_up·h), h = norm(x).
-            try s.normalize(gamma: layer.ffnNorm, epsilon: c.rmsEpsilon, engine: engine)
-            try s.project(layer.gateUp, into: [\.gate, \.up], stacked: \.gateUp, engine: engine)
-            try engine.activation(.silu, &s.gate)
-            try engine.mul(&s.gate, s.up)
-            try engine.linear(s.gate, layer.down, into: &s.out)
+            try s.normalize(gamma: layer.ffnNorm, epsilon: c.rmsEpsilon, engine: engine, arithmetic: a)
+            try s.project(layer.gateUp, into: [\.gate, \.up], stacked: \.gateUp, engine: engine, arithmetic: a)
+            try engine.swiglu(&s.gate, s.up, arithmetic: a)
+            try engine.linear(s.gate, layer.down, into: &s.out, arithmetic: a)
             try engine.add(&s.x, s.out)
         }
         cache.advance(by: n)
@@ -238,9 +244,9 @@ public struct LlamaModel: Sendable {
             let d = c.embeddingLength
             last = s.x.withUnsafeFloats { Tensor(shape: [1, d], floats: Array($0[((n - 1) * d)...])) }
         }
-        try engine.rmsNorm(&last, gamma: outputNorm, epsilon: c.rmsEpsilon)
+        try engine.rmsNorm(&last, gamma: outputNorm, epsilon: c.rmsEpsilon, arithmetic: a)
         var logits = Tensor(zeros: [last.shape[0], c.vocabularySize])
-        try engine.linear(last, outputHead, into: &logits)
+        try engine.linear(last, outputHead, into: &logits, arithmetic: a)
         return logits
     }
 }
@@ -280,15 +286,15 @@ struct LlamaScratch: Sendable {
     /// one product per part.
     mutating func project(
         _ products: LlamaModel.Products, into parts: [WritableKeyPath<LlamaScratch, Tensor>],
-        stacked: WritableKeyPath<LlamaScratch, Tensor>, engine: ComputeEngine
+        stacked: WritableKeyPath<LlamaScratch, Tensor>, engine: ComputeEngine, arithmetic: Arithmetic
     ) throws(ComputeError) {
         switch products {
         case .apart(let weights, let biases):
             for (i, part) in parts.enumerated() {
-                try engine.linear(h, weights[i], bias: biases[i], into: &self[keyPath: part])
+                try engine.linear(h, weights[i], bias: biases[i], into: &self[keyPath: part], arithmetic: arithmetic)
             }
         case .stacked(let weight, let bias):
-            try engine.linear(h, weight, bias: bias, into: &self[keyPath: stacked])
+            try engine.linear(h, weight, bias: bias, into: &self[keyPath: stacked], arithmetic: arithmetic)
             let all = self[keyPath: stacked]
             let (width, n) = (all.shape[1], tokens)
             var column = 0
@@ -307,11 +313,13 @@ struct LlamaScratch: Sendable {
     }
 
     /// h = rmsNorm(x) · gamma, written into h's buffer (x stays the residual).
-    mutating func normalize(gamma: Tensor, epsilon: Float, engine: ComputeEngine) throws(ComputeError) {
+    mutating func normalize(gamma: Tensor, epsilon: Float, engine: ComputeEngine, arithmetic: Arithmetic)
+        throws(ComputeError)
+    {
         x.withUnsafeFloats { src in
             h.withUnsafeMutableFloats { $0.baseAddress!.update(from: src.baseAddress!, count: src.count) }
         }
-        try engine.rmsNorm(&h, gamma: gamma, epsilon: epsilon)
+        try engine.rmsNorm(&h, gamma: gamma, epsilon: epsilon, arithmetic: arithmetic)
     }
 }
 

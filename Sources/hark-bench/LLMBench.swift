@@ -33,10 +33,16 @@ struct LLM: ParsableCommand {
     @Flag(help: "Also time each op of a decoded token at the model's shapes.")
     var profile = false
 
+    @Option(help: "Whose rounding the CPU follows: ggml (llama.cpp's, the default) or native.")
+    var arithmetic: String = "ggml"
+
     func run() throws {
         let engine = ComputeEngine(threads: threads)
         let loadStart = DispatchTime.now().uptimeNanoseconds
-        let llama = try LlamaModel(path: model, engine: engine)
+        guard let arithmetic = Arithmetic(rawValue: arithmetic) else {
+            throw ValidationError("--arithmetic: '\(self.arithmetic)' is neither ggml nor native")
+        }
+        let llama = try LlamaModel(path: model, engine: engine, options: .init(arithmetic: arithmetic))
         let load = seconds(since: loadStart)
         let c = llama.config
         let prompt: [Int32] =
@@ -78,12 +84,14 @@ struct LLM: ParsableCommand {
                 format: "decode: %d tokens in %.4f s = %.1f tok/s", decodeTokens, bestDecode,
                 Double(decodeTokens) / bestDecode))
         print("generated: " + generated.prefix(16).map(String.init).joined(separator: ","))
-        if profile { try profileDecode(engine: engine, context: prompt.count + decodeTokens / 2) }
+        if profile {
+            try profileDecode(engine: engine, context: prompt.count + decodeTokens / 2, arithmetic: arithmetic)
+        }
     }
 
     /// Times each op of one decoded token at the model's shapes (layer 0's real weights) and prints the per-token
     /// total of each kind, so the runtime's own overhead shows as the gap to the measured decode time.
-    func profileDecode(engine: ComputeEngine, context p: Int) throws {
+    func profileDecode(engine: ComputeEngine, context p: Int, arithmetic a: Arithmetic) throws {
         let file = try GGUFFile(path: model)
         let c = try LlamaConfig(file)
         let (d, f, h, g, e) = (c.embeddingLength, c.feedForwardLength, c.headCount, c.headCountKV, c.headDimension)
@@ -128,35 +136,35 @@ struct LLM: ParsableCommand {
                 var y = Tensor(zeros: [1, n])
                 let input = k == f ? hidden : (k == d ? x : rng.tensor([1, k]))
                 try op("linear \(name) \(k)→\(n) \(w.dtype)", perToken: layers) {
-                    try engine.linear(input, w, into: &y)
+                    try engine.linear(input, w, into: &y, arithmetic: a)
                 }
             }
         }
         let head = try weight(c.tiedOutput ? "token_embd.weight" : "output.weight")
         var logits = Tensor(zeros: [1, c.vocabularySize])
         try op("linear output head \(d)→\(c.vocabularySize) \(head.dtype)", perToken: 1) {
-            try engine.linear(x, head, into: &logits)
+            try engine.linear(x, head, into: &logits, arithmetic: a)
         }
         let query = rng.tensor([1, h * e])
         var attended = Tensor(zeros: [1, h * e])
         let qv = MatrixView(batch: h, rows: 1, cols: e, rowStride: h * e, batchStride: e)
         let kv = MatrixView(batch: g, rows: p, cols: e, rowStride: g * e, batchStride: e)
         try op("attention \(h) heads × \(p) keys (q·kᵀ, softmax, p·v)", perToken: layers) {
-            try engine.attention(query, qv, keys, kv, keys, kv, scale: 0.125, causalOffset: p - 1, into: &attended, qv)
+            try engine.attention(
+                query, qv, keys, kv, keys, kv, scale: 0.125, causalOffset: p - 1, into: &attended, qv, arithmetic: a)
         }
         var y = x
-        try op("rms_norm \(d) (×2)", perToken: 2 * layers + 1) { try engine.rmsNorm(&y, gamma: gamma) }
+        try op("rms_norm \(d) (×2)", perToken: 2 * layers + 1) {
+            try engine.rmsNorm(&y, gamma: gamma, arithmetic: a)
+        }
         var q = rng.tensor([1, h, e])
         var k = rng.tensor([1, g, e])
         try op("rope q and k", perToken: layers) {
-            try engine.rope(&q, positions: [Int32(p)], base: c.ropeFreqBase, mode: c.ropeMode)
-            try engine.rope(&k, positions: [Int32(p)], base: c.ropeFreqBase, mode: c.ropeMode)
+            try engine.rope(&q, positions: [Int32(p)], base: c.ropeFreqBase, mode: c.ropeMode, arithmetic: a)
+            try engine.rope(&k, positions: [Int32(p)], base: c.ropeFreqBase, mode: c.ropeMode, arithmetic: a)
         }
         var act = hidden
-        try op("silu + mul \(f)", perToken: layers) {
-            try engine.activation(.silu, &act)
-            try engine.mul(&act, hidden)
-        }
+        try op("silu + mul \(f)", perToken: layers) { try engine.swiglu(&act, hidden, arithmetic: a) }
         try op("add residual \(d) (×2)", perToken: 2 * layers) { try engine.add(&y, x) }
         let table = try weight("token_embd.weight", .embedding)
         var row = Tensor(zeros: [1, d])

@@ -10,15 +10,12 @@ import Testing
 /// Instruct Q4_1. Reference values come from scripts/reference/llama_reference.py (committed fixture
 /// Fixtures/llama-smollm2.json; llama.cpp tokenized every text, so no tokenizer is involved here).
 ///
-/// llama.cpp rounds activations to 8 bits (q8_1 / q8_0 blocks) before its q4_1 and q8_0 dot products and keeps the
-/// KV cache in f16; Hark keeps the cache in f16 too but activations in f32 (16-bit integers per block for a decoded
-/// token's products). The logits therefore differ by rounding, not by formula. Measured over 986 teacher-forced
-/// positions: top-1 agrees at 963 (97.7 %), max |Δ| on llama.cpp's top-10 1.80 (2.07 with an f32 cache), over the
-/// full vocabulary 1.06 — and a float64/float32 NumPy forward of the same dequantized weights gives the same 963
-/// against llama.cpp, so the gap is llama.cpp's 8-bit rounding, not Hark's (mimicking it moves the figure to
-/// 950–958: its noise is one draw that only a bit-exact copy of ggml's kernels reproduces). Greedy replies compound it
-/// (one flipped near-tie changes the rest), so they are compared teacher-forced: Hark's argmax after each of
-/// llama.cpp's reply prefixes (measured 495 of 516, 95.9 %; free-running, 0 of 11 replies are identical).
+/// The model runs in `Arithmetic.ggml`, llama.cpp's own CPU arithmetic (8-bit activations per 32-block before each
+/// q4_1 / q8_0 product, sums in ggml's lane order, f16 attention operands, ggml's exp): its logits are llama.cpp's
+/// bit for bit, so the tolerances below only cover the fixture's rounding (4 decimals for the top-10, 3 for full
+/// rows). Measured: top-1 986 of 986 positions, max |Δ| 5e-5 on the top-10, 5e-4 over whole rows; free-running
+/// greedy replies identical 11 of 11. (Hark's native f32 arithmetic agrees at 963 of 986: llama.cpp's 8-bit
+/// rounding is one draw of noise that only its own arithmetic reproduces.)
 @Suite("SmolLM2 (Llama) against llama.cpp", .serialized)
 struct LlamaParityTests {
     struct Reference: Decodable {
@@ -43,11 +40,11 @@ struct LlamaParityTests {
         let chats: [Chat]
     }
 
-    /// Tolerances, max |Δ| between Hark's and llama.cpp's logits (see the suite's comment for the measurement).
-    static let topLogitTolerance: Float = 2.5
-    static let fullLogitTolerance: Float = 1.5
-    /// Share of positions whose argmax must equal llama.cpp's (measured 0.977; see above).
-    static let topOneShare = 0.97
+    /// Tolerances, max |Δ| between Hark's and llama.cpp's logits: the fixture's rounding (see the suite's comment).
+    static let topLogitTolerance: Float = 1e-3
+    static let fullLogitTolerance: Float = 1e-2
+    /// Share of positions whose argmax must equal llama.cpp's (the goal; measured 1.0).
+    static let topOneShare = 0.99
 
     static let reference: Result<Reference, any Error> = Result {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -80,7 +77,7 @@ struct LlamaParityTests {
         #expect(c.rmsEpsilon == 1e-5)
     }
 
-    @Test("teacher-forced logits: llama.cpp's top-1 at ≥ 97 % of positions, its top-10 logits within tolerance")
+    @Test("teacher-forced logits: llama.cpp's top-1 at ≥ 99 % of positions, its logits within the fixture's rounding")
     func teacherForced() throws {
         let model = try Self.model.get()
         let reference = try Self.reference.get()
@@ -114,19 +111,22 @@ struct LlamaParityTests {
         print("llama parity: top-1 \(agree)/\(total), top-10 max |Δ| \(worstTop), full max |Δ| \(worstFull)")
     }
 
-    @Test("prefill then decode token by token gives the logits of one batch")
+    @Test("prefill then decode token by token gives the logits of one batch; truncate and replay repeats them")
     func incremental() throws {
-        let model = try Self.model.get()
         let ids = try Self.reference.get().forced[2].ids
-        var whole = model.makeCache(contextLength: 256)
-        let batch = try model.forward(ids, cache: &whole, allLogits: true)
-        var cache = model.makeCache(contextLength: 256)
+        // Native arithmetic: the cache's bookkeeping, within f32 rounding. (In ggml's arithmetic a decoded token's
+        // attention sums in another order than a batch's, as in llama.cpp, and the 8-bit rounding amplifies it.)
+        let native = try LlamaModel(
+            path: try Self.path.get(), engine: ComputeEngine(), options: .init(arithmetic: .native))
+        var whole = native.makeCache(contextLength: 256)
+        let batch = try native.forward(ids, cache: &whole, allLogits: true)
+        var cache = native.makeCache(contextLength: 256)
         let split = ids.count / 2
-        _ = try model.forward(Array(ids[..<split]), cache: &cache)
+        _ = try native.forward(Array(ids[..<split]), cache: &cache)
         var worst: Float = 0
-        let v = model.config.vocabularySize
+        let v = native.config.vocabularySize
         for p in split..<ids.count {
-            let step = try model.forward([ids[p]], cache: &cache)
+            let step = try native.forward([ids[p]], cache: &cache)
             batch.withUnsafeFloats { b in
                 step.withUnsafeFloats { s in
                     for j in 0..<v { worst = max(worst, abs(b[p * v + j] - s[j])) }
@@ -136,20 +136,22 @@ struct LlamaParityTests {
         // Decoding rounds x to 16 bits per block for its integer products (QuantizedMatrix), the prompt's
         // products take x in f32: measured 3.5e-3 on logits of magnitude ~10–20.
         #expect(worst <= 1e-2, "max |Δ| between batched and incremental logits: \(worst)")
-        // Rewinding and replaying gives the same logits again.
-        cache.truncate(to: split)
-        #expect(cache.count == split)
-        let again = try model.forward(Array(ids[split...]), cache: &cache, allLogits: true)
-        var replay: Float = 0
-        batch.withUnsafeFloats { b in
-            again.withUnsafeFloats { a in
-                for i in 0..<a.count { replay = max(replay, abs(b[split * v + i] - a[i])) }
-            }
+
+        // ggml's arithmetic: a batch's row depends on nothing but its own position and the cache, so rewinding
+        // and replaying the second half as a batch gives exactly the logits of the whole batch.
+        let model = try Self.model.get()
+        var full = model.makeCache(contextLength: 256)
+        let all = try model.forward(ids, cache: &full, allLogits: true)
+        full.truncate(to: split)
+        #expect(full.count == split)
+        let again = try model.forward(Array(ids[split...]), cache: &full, allLogits: true)
+        let replayed = all.withUnsafeFloats { a in
+            again.withUnsafeFloats { r in (0..<r.count).allSatisfy { r[$0] == a[split * v + $0] } }
         }
-        #expect(replay <= 1e-3, "max |Δ| after truncate and replay: \(replay)")
+        #expect(replayed, "truncate and replay changed the logits")
     }
 
-    @Test("chat replies: Hark's next token after each prefix of llama.cpp's greedy reply is llama.cpp's")
+    @Test("chat replies: greedy replies equal llama.cpp's, and so does the next token after each of their prefixes")
     func chatReplies() throws {
         let model = try Self.model.get()
         let reference = try Self.reference.get()
@@ -167,12 +169,16 @@ struct LlamaParityTests {
                     }
                 }
             }
-            // Free-running greedy decoding, reported: one flipped near-tie changes the rest of a reply.
+            // Free-running greedy decoding: prompt as one batch, then token by token, as llama.cpp generated it.
             var fresh = model.makeCache(contextLength: 512)
             let reply = try model.greedy(chat.ids, maxTokens: 64, stop: [reference.eos], cache: &fresh)
             if reply == chat.reply { identical += 1 }
         }
+        // Teacher-forced as one batch, which sums attention in another order than llama.cpp's token-by-token
+        // decoding did: measured 505 of 516.
         #expect(Double(agree) / Double(total) >= 0.95, "\(agree) of \(total) reply tokens agree")
+        // The goal: at least 9 in 10 replies identical (measured 11 of 11).
+        #expect(Double(identical) >= 0.9 * Double(reference.chats.count), "\(identical) identical replies")
         print(
             "llama parity: reply tokens \(agree)/\(total); free-running greedy identical \(identical)/\(reference.chats.count)"
         )

@@ -10,6 +10,9 @@ import Testing
 /// involved): the prompt's products (M ≥ 2) go to the "NPU", decoding (M = 1) stays on the CPU by design. Greedy
 /// 64-token replies to the fixture's chat prompts are compared with the CPU backend's, for each precision the
 /// backend offers for quantized weights. The bar: identical replies on at least 9 of 10 prompts.
+///
+/// Both run in Hark's native arithmetic: the NPU's products round their own way, never as llama.cpp's 8-bit
+/// activations (`Arithmetic.ggml`, the CPU-only default), so the baseline is the CPU's f32 arithmetic they share.
 @Suite("SmolLM2 on the rknpu backend (emulated runtime)", .serialized)
 struct LlamaRKNPUTests {
     static let promptCount = 10
@@ -35,7 +38,8 @@ struct LlamaRKNPUTests {
 
     /// The CPU backend's greedy replies: the baseline.
     static let cpuReplies: Result<[[Int32]], any Error> = Result {
-        let model = try LlamaModel(path: try modelPath.get(), engine: ComputeEngine())
+        let model = try LlamaModel(
+            path: try modelPath.get(), engine: ComputeEngine(), options: .init(arithmetic: .native))
         let (prompts, eos) = try chats.get()
         return try prompts.map { prompt in
             var cache = model.makeCache(contextLength: 512)
@@ -57,7 +61,8 @@ struct LlamaRKNPUTests {
         let npu = try RKNPUBackend(libraryPath: Self.emulatorPath, quantizedWeights: precision)
         #expect(npu.precision(for: .q4_1) == precision)
         let model = try LlamaModel(
-            path: try Self.modelPath.get(), engine: ComputeEngine(backend: npu, profile: profile))
+            path: try Self.modelPath.get(), engine: ComputeEngine(backend: npu, profile: profile),
+            options: .init(arithmetic: .native))
         let c = model.config
         var identical = 0
         var diverged: [String] = []

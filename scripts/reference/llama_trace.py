@@ -1,22 +1,17 @@
 #!/usr/bin/env python3
-"""Where does a re-implementation part from llama.cpp? A diagnostic for Hark's LLM parity work (issue 8).
+"""Where does Hark's arithmetic part from llama.cpp's? A diagnostic for the LLM's parity (issue 8).
 
-Runs llama.cpp (llama-cpp-python) on a few tokens with an eval callback that copies its named intermediate
-tensors (attn_norm-L, Qcur-L, Kcur-L, Vcur-L, kqv_out-L, ffn_inp-L, ffn_norm-L, ffn_out-L, l_out-L), then runs a
-NumPy forward of the same GGUF (Llama family, Q4_1 / Q8_0 weights) that mimics llama.cpp's CPU arithmetic:
-activations quantized to q8_1 / q8_0 per 32-block (scale = max/127 kept as f16, sum term s = f16(d * sum q)),
-RMSNorm summed in double, RoPE angles multiplied up in f32, K/V/Q and attention weights rounded to f16. For each
-op it prints the largest difference from llama.cpp's tensor, first with the previous op's input taken from
-llama.cpp (is the op itself the same?), then free-running (how does a difference grow?).
+Runs llama.cpp (llama-cpp-python) on one batch with an eval callback that copies its named intermediate tensors
+(attn_norm-L, Qcur-L, Kcur-L, Vcur-L, kqv_out-L, ffn_inp-L, ffn_norm-L, ffn_out-L, l_out-L), then runs the same
+layers through Hark's `Arithmetic.ggml` kernels (Sources/CKernels/ggml_arith.c, compiled here with cc and called
+through ctypes; NumPy only moves data). For each op it prints how many elements differ from llama.cpp's tensor in
+any bit, and the largest difference: first with every op fed llama.cpp's own inputs (is the op itself the same?),
+then free-running (does a difference grow?).
 
-What it showed for SmolLM2-135M Q4_1 (2026-11-26): fed llama.cpp's inputs, every op matches it to float rounding
-(llama.cpp quantizes each activation row to int8 per 32-block before every quantized matmul). Free-running, the
-stream stays within 1e-7 relative until a rounding difference of one ulp moves some value across a q8 rounding
-boundary (layer 4 of "The capital of France is"; layer 1 when the sequence starts with BOS, whose activations
-reach 2.5e4); from there the difference grows to ~1e-3 relative. Over the 986 teacher-forced positions of
-Tests/LanguageModelTests/Fixtures/llama-smollm2.json this mimicking forward agrees with llama.cpp's top-1 at
-950-955 positions, a plain f32 forward (and Hark) at 963: llama.cpp's int8 activation noise is one fixed draw,
-reproduced only by a bit-exact copy of ggml's kernels (summation order, exp approximation, tiling, per ISA).
+What it showed for SmolLM2-135M Q4_1 (2026-11-26, llama-cpp-python 0.3.36 built for AVX-512): 0 differing
+elements in every op of every layer, both ways. (A NumPy forward that rounded at the same places but summed in
+NumPy's own order agreed with llama.cpp's top-1 at 950-955 of 986 positions: any one-ulp difference eventually
+moves an 8-bit rounding and grows from there.)
 
     scripts/reference-env
     .venv/bin/python scripts/reference/llama_trace.py \
@@ -25,13 +20,27 @@ reproduced only by a bit-exact copy of ggml's kernels (summation order, exp appr
 import argparse
 import ctypes
 import os
+import pathlib
+import subprocess
+import tempfile
 
 import gguf
 import llama_cpp
 import numpy as np
-from gguf.quants import dequantize
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPS = ["attn_norm", "Qcur", "Kcur", "Vcur", "kqv_out", "ffn_inp", "ffn_norm", "ffn_out", "l_out"]
+FORMATS = {gguf.GGMLQuantizationType.Q4_0: 0, gguf.GGMLQuantizationType.Q4_1: 1, gguf.GGMLQuantizationType.Q8_0: 2}
+SIZE = ctypes.c_size_t
+
+
+def kernels():
+    """Hark's ggml_arith.c as a shared library (kernels.c for its CPU probe)."""
+    out = pathlib.Path(tempfile.mkdtemp()) / "ggml_arith.so"
+    sources = ROOT / "Sources/CKernels"
+    subprocess.run(["cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-I", str(sources / "include"), str(sources / "ggml_arith.c"),
+                    str(sources / "kernels.c"), "-lm", "-o", str(out)], check=True)
+    return ctypes.CDLL(str(out))
 
 
 def llama_tensors(model, ids, names):
@@ -71,122 +80,113 @@ def llama_tensors(model, ids, names):
     assert llama_cpp.llama_cpp.llama_decode(context, batch) == 0
     llama_cpp.llama_cpp.llama_batch_free(batch)
     llama_cpp.llama_cpp.llama_free(context)
-    return found, llm
+    return found
+
+
+def ptr(a):
+    return a.ctypes.data_as(ctypes.c_void_p)
 
 
 class Model:
-    """The GGUF's weights, kept quantized where llama.cpp keeps them, and its hyperparameters."""
+    """The GGUF's weights and hyperparameters, and one Llama layer through the C kernels."""
 
-    def __init__(self, path):
+    def __init__(self, path, lib):
         reader = gguf.GGUFReader(path)
         field = lambda key: reader.fields[key].contents()
-        self.layers = field("llama.block_count")
+        self.lib = lib
         self.heads = field("llama.attention.head_count")
         self.kv_heads = field("llama.attention.head_count_kv")
-        self.head_dim = field("llama.embedding_length") // self.heads
-        self.eps = np.float32(field("llama.attention.layer_norm_rms_epsilon"))
-        self.base = np.float32(field("llama.rope.freq_base"))
+        self.width = field("llama.embedding_length")
+        self.head_dim = self.width // self.heads
+        self.eps = field("llama.attention.layer_norm_rms_epsilon")
+        self.base = field("llama.rope.freq_base")
         self.tensors = {t.name: t for t in reader.tensors}
-        self.cache = {}
 
-    def dense(self, name):
+    def embeddings(self, ids):
+        t = self.tensors["token_embd.weight"]
+        return gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32).reshape(-1, self.width)[ids]
+
+    def linear(self, name, x):
         t = self.tensors[name]
-        return dequantize(t.data, t.tensor_type).astype(np.float32).reshape(-1, int(t.shape[0]))
+        w = np.ascontiguousarray(t.data)
+        rows, row_bytes = w.shape
+        m, k = x.shape
+        x = np.ascontiguousarray(x, np.float32)
+        q = np.zeros((m, k), np.int16)
+        d, s = np.zeros((m, k // 32), np.float32), np.zeros((m, k // 32), np.float32)
+        fmt = FORMATS[t.tensor_type]
+        self.lib.hark_gg_quantize_q8(ptr(x), SIZE(m * k), int(fmt == 1), ptr(q), ptr(d), ptr(s))
+        y = np.zeros((m, rows), np.float32)
+        self.lib.hark_gg_matvec(ptr(w), SIZE(row_bytes), fmt, SIZE(k // 32), ptr(q), ptr(d), ptr(s), SIZE(m), ptr(y),
+                                SIZE(rows), SIZE(0), SIZE(rows))
+        return y
 
-    def q4_1(self, name):
-        """(d, m, q) per row and 32-block: weight = d * q + m."""
-        if name not in self.cache:
-            t = self.tensors[name]
-            assert t.tensor_type == gguf.GGMLQuantizationType.Q4_1, f"{name}: only Q4_1 matrices are mimicked"
-            blocks = np.asarray(t.data).reshape(-1, 20)
-            d = blocks[:, 0:2].copy().view(np.float16).astype(np.float32)[:, 0]
-            m = blocks[:, 2:4].copy().view(np.float16).astype(np.float32)[:, 0]
-            q = np.concatenate([blocks[:, 4:] & 15, blocks[:, 4:] >> 4], 1).astype(np.float32)
-            rows, per_row = int(t.shape[1]), int(t.shape[0]) // 32
-            self.cache[name] = d.reshape(rows, per_row), m.reshape(rows, per_row), q.reshape(rows, per_row, 32)
-        return self.cache[name]
+    def rms_norm(self, x, name):
+        w = np.asarray(self.tensors[name].data, np.float32).reshape(-1)
+        y = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            row = np.ascontiguousarray(x[i])
+            self.lib.hark_gg_rms_norm(ptr(row), ptr(w), SIZE(x.shape[1]), ctypes.c_float(self.eps), ptr(y[i]))
+        return y
 
+    def rope(self, x):
+        x = np.ascontiguousarray(x, np.float32).copy()
+        heads = x.shape[1] // self.head_dim
+        cache = np.zeros(self.head_dim, np.float32)
+        for p in range(x.shape[0]):
+            self.lib.hark_gg_rope_cache(ctypes.c_float(p), ctypes.c_float(1), ctypes.c_float(self.base),
+                                        SIZE(self.head_dim), ptr(cache))
+            row = np.ascontiguousarray(x[p])
+            self.lib.hark_gg_rope_rows(ptr(row), SIZE(heads), SIZE(self.head_dim), SIZE(self.head_dim), 0, ptr(cache))
+            x[p] = row
+        return x
 
-def f16(x):
-    return x.astype(np.float16).astype(np.float32)
+    def attention(self, q, k, v):
+        n, e, group = q.shape[0], self.head_dim, self.heads // self.kv_heads
+        q = np.ascontiguousarray(q, np.float32).reshape(n, -1)
+        k16, v16 = (np.ascontiguousarray(t.reshape(n, -1).astype(np.float16)).view(np.uint16) for t in (k, v))
+        out = np.zeros_like(q)
+        scratch = np.zeros(2 * (n + 64) + 66 * e, np.float32)
+        for h in range(self.heads):
+            g = h // group
+            self.lib.hark_gg_attention(ptr(q[:, h * e:]), SIZE(q.shape[1]), ptr(k16[:, g * e:]), ptr(v16[:, g * e:]),
+                                       SIZE(k16.shape[1]), SIZE(n), SIZE(n), SIZE(0), SIZE(e),
+                                       ctypes.c_float(1 / np.sqrt(e)), ptr(out[:, h * e:]), SIZE(q.shape[1]),
+                                       ptr(scratch))
+        return out
 
+    def swiglu(self, g, u):
+        y = np.zeros_like(g)
+        for i in range(g.shape[0]):
+            self.lib.hark_gg_swiglu(ptr(np.ascontiguousarray(g[i])), ptr(np.ascontiguousarray(u[i])),
+                                    SIZE(g.shape[1]), ptr(y[i]))
+        return y
 
-def q8(x):
-    """ggml's quantize_row_q8_1: per 32-block d = max|x| / 127, q = round-half-even(x * 127 / max|x|)."""
-    blocks = x.reshape(x.shape[0], -1, 32)
-    amax = np.abs(blocks).max(-1)
-    d = (amax / np.float32(127)).astype(np.float32)
-    inverse = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
-    q = np.round((blocks * inverse[..., None]).astype(np.float32))
-    return f16(d), q, f16((d * q.sum(-1)).astype(np.float32))
-
-
-def matmul_q4_1(model, name, x):
-    dw, mw, qw = model.q4_1(name)
-    dx, qx, sx = q8(x)
-    sums = np.einsum("rbk,tbk->trb", qw, qx, optimize=True)
-    return ((dw[None] * dx[:, None, :]) * sums + mw[None] * sx[:, None, :]).sum(-1).astype(np.float32)
-
-
-def rms_norm(model, x, weight):
-    mean = ((x * x).astype(np.float64).sum(-1, keepdims=True) / x.shape[-1]).astype(np.float32)
-    return ((x * (np.float32(1) / np.sqrt(mean + model.eps))).astype(np.float32) * weight).astype(np.float32)
-
-
-def rope(model, x):
-    """Adjacent-pair rotation (llama.cpp's mode 0) with angles multiplied up in f32 as ggml does."""
-    tokens, half = x.shape[0], model.head_dim // 2
-    step = np.float32(np.power(model.base, np.float32(-2) / np.float32(model.head_dim), dtype=np.float32))
-    cos, sin = np.empty((tokens, half), np.float32), np.empty((tokens, half), np.float32)
-    for p in range(tokens):
-        theta = np.float32(p)
-        for i in range(half):
-            cos[p, i], sin[p, i] = np.float32(np.cos(np.float64(theta))), np.float32(np.sin(np.float64(theta)))
-            theta = np.float32(theta * step)
-    x = x.reshape(tokens, -1, model.head_dim)
-    even, odd, c, s = x[..., 0::2], x[..., 1::2], cos[:, None, :], sin[:, None, :]
-    out = np.empty_like(x)
-    out[..., 0::2], out[..., 1::2] = even * c - odd * s, even * s + odd * c
-    return out.reshape(tokens, -1)
-
-
-def attention(model, q, k, v):
-    tokens, group = q.shape[0], model.heads // model.kv_heads
-    q, k, v = (f16(t).reshape(tokens, -1, model.head_dim) for t in (q, k, v))
-    mask = np.triu(np.full((tokens, tokens), -np.inf, np.float32), 1)
-    out = np.empty_like(q)
-    for h in range(model.heads):
-        scores = (q[:, h] @ k[:, h // group].T) * np.float32(1 / np.sqrt(model.head_dim)) + mask
-        weights = np.exp(scores - scores.max(-1, keepdims=True))
-        out[:, h] = f16(weights / weights.sum(-1, keepdims=True)) @ v[:, h // group]
-    return out.reshape(tokens, -1)
-
-
-def layer(model, l, x, reference=None):
-    """One block; yields (op, value). With `reference`, each op's input is llama.cpp's own."""
-    take = (lambda op, mine: reference[f"{op}-{l}"]) if reference else (lambda op, mine: mine)
-    p = f"blk.{l}."
-    h = rms_norm(model, x, model.dense(p + "attn_norm.weight")[0])
-    yield "attn_norm", h
-    h = take("attn_norm", h)
-    q = rope(model, matmul_q4_1(model, p + "attn_q.weight", h))
-    yield "Qcur", q
-    k = rope(model, matmul_q4_1(model, p + "attn_k.weight", h))
-    yield "Kcur", k
-    v = matmul_q4_1(model, p + "attn_v.weight", h)
-    yield "Vcur", v
-    a = attention(model, take("Qcur", q), take("Kcur", k), take("Vcur", v))
-    yield "kqv_out", a
-    x = x + matmul_q4_1(model, p + "attn_output.weight", take("kqv_out", a))
-    yield "ffn_inp", x
-    x = take("ffn_inp", x)
-    h = rms_norm(model, x, model.dense(p + "ffn_norm.weight")[0])
-    yield "ffn_norm", h
-    h = take("ffn_norm", h)
-    gate, up = matmul_q4_1(model, p + "ffn_gate.weight", h), matmul_q4_1(model, p + "ffn_up.weight", h)
-    y = matmul_q4_1(model, p + "ffn_down.weight", gate / (1 + np.exp(-gate)) * up)
-    yield "ffn_out", y
-    yield "l_out", x + take("ffn_out", y)
+    def layer(self, l, x, reference=None):
+        """One block; yields (op, value). With `reference`, each op's input is llama.cpp's own."""
+        take = (lambda op, mine: reference[f"{op}-{l}"]) if reference else (lambda op, mine: mine)
+        p = f"blk.{l}."
+        h = self.rms_norm(x, p + "attn_norm.weight")
+        yield "attn_norm", h
+        h = take("attn_norm", h)
+        q = self.rope(self.linear(p + "attn_q.weight", h))
+        yield "Qcur", q
+        k = self.rope(self.linear(p + "attn_k.weight", h))
+        yield "Kcur", k
+        v = self.linear(p + "attn_v.weight", h)
+        yield "Vcur", v
+        a = self.attention(take("Qcur", q), take("Kcur", k), take("Vcur", v))
+        yield "kqv_out", a
+        x = self.linear(p + "attn_output.weight", take("kqv_out", a)) + x
+        yield "ffn_inp", x
+        x = take("ffn_inp", x)
+        h = self.rms_norm(x, p + "ffn_norm.weight")
+        yield "ffn_norm", h
+        h = take("ffn_norm", h)
+        gate, up = self.linear(p + "ffn_gate.weight", h), self.linear(p + "ffn_up.weight", h)
+        y = self.linear(p + "ffn_down.weight", self.swiglu(gate, up))
+        yield "ffn_out", y
+        yield "l_out", x + take("ffn_out", y)
 
 
 def main():
@@ -194,28 +194,30 @@ def main():
     parser.add_argument("model")
     parser.add_argument("--text", default="The capital of France is")
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--bos", action="store_true", help="start with the beginning-of-sequence token")
     args = parser.parse_args()
 
-    model = Model(args.model)
+    model = Model(args.model, kernels())
     names = {f"{op}-{l}" for op in OPS for l in range(args.layers)}
     probe = llama_cpp.Llama(model_path=args.model, vocab_only=True, verbose=False)
-    ids = ([probe.token_bos()] if args.bos else []) + probe.tokenize(args.text.encode(), add_bos=False, special=False)
-    reference, _ = llama_tensors(args.model, ids, names)
-    embeddings = model.dense("token_embd.weight")[ids]
+    ids = [probe.token_bos()] + probe.tokenize(args.text.encode(), add_bos=False, special=False)
+    reference = llama_tensors(args.model, ids, names)
 
     for mode in ("op by op (llama.cpp's inputs)", "free-running"):
-        print(f"\n{mode}: largest |difference| from llama.cpp, tokens {ids}")
-        x = embeddings
+        print(f"\n{mode}: elements differing from llama.cpp (largest |difference|), tokens {ids}")
+        x = model.embeddings(ids)
         for l in range(args.layers):
             fed = reference if mode.startswith("op") else None
             if fed and l > 0:
                 x = reference[f"l_out-{l - 1}"]
-            for op, value in layer(model, l, x, fed):
-                ref = reference[f"{op}-{l}"].reshape(value.shape)
-                print(f"  {op}-{l:<3} {np.abs(value - ref).max():.2e}  (values up to {np.abs(ref).max():.1f})")
+            row = []
+            for op, value in model.layer(l, x, fed):
+                ref = reference[f"{op}-{l}"]
+                value = np.ascontiguousarray(value, np.float32).reshape(ref.shape)
+                row.append(f"{op} {int((value.view(np.uint32) != ref.view(np.uint32)).sum())}"
+                           f" ({np.abs(value - ref).max():.1e})")
                 if op == "l_out":
                     x = value
+            print(f"  layer {l}: " + ", ".join(row))
 
 
 if __name__ == "__main__":

@@ -565,7 +565,7 @@ extension Optional where Wrapped == Tensor {
         return tensor.withUnsafeFloats { body($0.baseAddress) }
     }
 
-    fileprivate func withUnsafeBytesIfPresent<R>(_ body: (UnsafeRawPointer?) -> R) -> R {
+    func withUnsafeBytesIfPresent<R>(_ body: (UnsafeRawPointer?) -> R) -> R {
         guard let tensor = self else { return body(nil) }
         return tensor.withUnsafeBytes { body($0.baseAddress) }
     }

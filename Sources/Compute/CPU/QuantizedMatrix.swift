@@ -10,9 +10,8 @@ import Tensors
 ///
 /// On AVX-512 the weights are also packed at load (`packedForm`) for decoding: 16 rows interleaved per block, x
 /// rounded to 16-bit integers per block (a relative error of at most 2⁻¹⁶ of the block's largest |x|), and
-/// integer products (`hark_quant_packed_matvec`: 2.5–3× the float kernel's rate on one core, measured). 8-bit activations, as llama.cpp uses, measured further from
-/// llama.cpp's own logits than f32 (its rounding noise is one draw that another implementation does not
-/// reproduce); 16-bit ones left the parity figures unchanged.
+/// integer products (`hark_quant_packed_matvec`: 2.5–3× the float kernel's rate on one core, measured). The same
+/// packed records serve `Arithmetic.ggml`'s 8-bit products (`CPUBackend.ggmlLinear`), which round as llama.cpp does.
 enum QuantizedMatrix {
     /// Rows of x up to which the matrix-vector path runs.
     static let vectorRows = 4
