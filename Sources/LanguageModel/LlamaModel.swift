@@ -185,17 +185,33 @@ public struct LlamaModel: Sendable {
             throw .invalidToken(bad, vocabulary: c.vocabularySize)
         }
         do {
-            var s = cache.scratch.take().flatMap { $0.tokens == n ? $0 : nil } ?? LlamaScratch(config: c, tokens: n)
-            defer { cache.scratch = s }
-            return try run(tokens, cache: &cache, scratch: &s, allLogits: allLogits)
+            // llama.cpp evaluates a prompt in micro-batches of 512 tokens, and a batch's attention sums in another
+            // order than one row's: in its arithmetic, so does Hark.
+            let step = options.arithmetic == .ggml ? Self.microBatch : n
+            var rows: [Tensor] = []
+            for start in stride(from: 0, to: n, by: step) {
+                let part = Array(tokens[start..<min(n, start + step)])
+                let last = start + step >= n
+                var s =
+                    cache.scratch.take().flatMap { $0.tokens == part.count ? $0 : nil }
+                    ?? LlamaScratch(config: c, tokens: part.count)
+                defer { cache.scratch = s }
+                let logits = try run(part, cache: &cache, scratch: &s, allLogits: allLogits, logits: allLogits || last)
+                if let logits { rows.append(logits) }
+            }
+            return rows.count == 1 ? rows[0] : Tensor(stackingRows: rows)!
         } catch {
             throw .compute(error.message)
         }
     }
 
-    private func run(_ tokens: [Int32], cache: inout KVCache, scratch s: inout LlamaScratch, allLogits: Bool)
-        throws(ComputeError) -> Tensor
-    {
+    /// llama.cpp's default micro-batch (`n_ubatch`).
+    static let microBatch = 512
+
+    /// One micro-batch; the logits only when `logits`.
+    private func run(
+        _ tokens: [Int32], cache: inout KVCache, scratch s: inout LlamaScratch, allLogits: Bool, logits wanted: Bool
+    ) throws(ComputeError) -> Tensor? {
         let c = config
         let a = options.arithmetic
         let n = tokens.count
@@ -236,6 +252,7 @@ public struct LlamaModel: Sendable {
             try engine.add(&s.x, s.out)
         }
         cache.advance(by: n)
+        guard wanted else { return nil }
 
         var last: Tensor
         if allLogits || n == 1 {

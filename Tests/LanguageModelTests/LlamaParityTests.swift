@@ -34,10 +34,18 @@ struct LlamaParityTests {
             let reply: [Int32]
             let text: String
         }
+        struct Long: Decodable {
+            let ids: [Int32]
+            let top1: [Int32]
+            let from: Int
+            let topIds: [[Int32]]
+            let topLogits: [[Float]]
+        }
         let eos: Int32
         let vocab: Int
         let forced: [Forced]
         let chats: [Chat]
+        let long: Long
     }
 
     /// Tolerances, max |Δ| between Hark's and llama.cpp's logits: the fixture's rounding (see the suite's comment).
@@ -149,6 +157,28 @@ struct LlamaParityTests {
             again.withUnsafeFloats { r in (0..<r.count).allSatisfy { r[$0] == a[split * v + $0] } }
         }
         #expect(replayed, "truncate and replay changed the logits")
+    }
+
+    @Test("a 600-token prompt, which llama.cpp runs in micro-batches of 512: its logits at every position")
+    func longPrompt() throws {
+        let model = try Self.model.get()
+        let long = try Self.reference.get().long
+        var cache = model.makeCache(contextLength: 1024)
+        let logits = try model.forward(long.ids, cache: &cache, allLogits: true)
+        let v = model.config.vocabularySize
+        var (agree, worst): (Int, Float) = (0, 0)
+        logits.withUnsafeFloats { l in
+            for p in 0..<long.ids.count {
+                let row = Tensor(shape: [1, v], floats: Array(l[(p * v)..<((p + 1) * v)]))
+                if LlamaModel.argmax(row) == long.top1[p] { agree += 1 }
+                guard p >= long.from else { continue }
+                for (id, value) in zip(long.topIds[p - long.from], long.topLogits[p - long.from]) {
+                    worst = max(worst, abs(l[p * v + Int(id)] - value))
+                }
+            }
+        }
+        #expect(agree == long.ids.count, "top-1 agrees at \(agree) of \(long.ids.count) positions")
+        #expect(worst <= Self.topLogitTolerance, "max |Δ| on llama.cpp's top-10 from position \(long.from): \(worst)")
     }
 
     @Test("chat replies: greedy replies equal llama.cpp's, and so does the next token after each of their prefixes")

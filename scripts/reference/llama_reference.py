@@ -6,7 +6,9 @@ tokenizer):
   - teacher forcing: varied prompts followed by one fixed continuation, evaluated in one batch; per position the
     top-1 id and the top-10 (id, logit) pairs, plus the full logits of a few positions;
   - greedy chat: prompts rendered with the GGUF's ChatML template, and the ids of the reply the argmax of
-    llama.cpp's logits gives, token by token, up to 64 tokens or the end-of-sequence token.
+    llama.cpp's logits gives, token by token, up to 64 tokens or the end-of-sequence token;
+  - a long prompt (the teacher-forced prompts one after another, 600 tokens) in a 1024-token context, which
+    llama.cpp evaluates in micro-batches of 512: per position the top-1 id, and the top-10 from position 500 on.
 
     scripts/reference-env
     .venv/bin/python scripts/reference/llama_reference.py \
@@ -22,6 +24,9 @@ from llama_cpp import Llama
 
 TOP = 10
 REPLY_TOKENS = 64
+# The long prompt's length, and where its stored top-10 start.
+LONG = 600
+LONG_TOP_FROM = 500
 # Positions whose full logits are stored (vocabularies are large: keep this short).
 FULL_LOGITS = [(0, 5), (3, 40)]
 
@@ -116,6 +121,18 @@ def main():
         chats.append({"user": user, "ids": ids, "reply": reply,
                       "text": llm.detokenize(reply).decode(errors="replace")})
 
+    long_ids = [t for case in forced for t in case["ids"]][:LONG]
+    wide = Llama(model_path=args.model, logits_all=True, n_ctx=1024, n_threads=2, seed=0, verbose=False)
+    logits = logits_of(wide, long_ids)
+    top = np.argsort(-logits, axis=1, kind="stable")[:, :TOP]
+    long = {
+        "ids": long_ids,
+        "top1": [int(t[0]) for t in top],
+        "from": LONG_TOP_FROM,
+        "top_ids": top[LONG_TOP_FROM:].tolist(),
+        "top_logits": [[round(float(logits[p, j]), 4) for j in top[p]] for p in range(LONG_TOP_FROM, len(long_ids))],
+    }
+
     out = {
         "model": args.model.rsplit("/", 1)[-1],
         "llama_cpp_python": llama_cpp.__version__,
@@ -124,6 +141,7 @@ def main():
         "vocab": llm.n_vocab(),
         "forced": forced,
         "chats": chats,
+        "long": long,
     }
     with open(args.out, "w") as f:
         json.dump(out, f, separators=(",", ":"))
