@@ -97,11 +97,12 @@ void hark_gg_matvec(
 #include <immintrin.h>
 
 #define VNNI __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512vnni,fma,f16c")))
+#define BWVNNI __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
 
 // A packed record (hark_quant_pack16) per 16 rows and block: f16 d of each row, for q4 their m, then the quants in
 // 32-byte chunks. q4 chunk c holds elements 4c…4c+3 of every row, so its two vpdpwssd give ggml's lane c for 16
 // rows at once; q8_0 chunks 2c and 2c+1 do the same. Per row the lanes then accumulate exactly as ggml's.
-VNNI static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offsets, int with_offsets) {
+BWVNNI static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offsets, int with_offsets) {
     const __m512 t0 = _mm512_add_ps(acc[4], acc[0]), t1 = _mm512_add_ps(acc[5], acc[1]);
     const __m512 t2 = _mm512_add_ps(acc[6], acc[2]), t3 = _mm512_add_ps(acc[7], acc[3]);
     __m512 r = _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3));
@@ -109,60 +110,79 @@ VNNI static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offsets
     _mm512_storeu_ps(y, r);
 }
 
-VNNI void hark_gg_packed_matvec(
-    int format, const uint8_t *packed, size_t blocks, const int16_t *q, const float *d, const float *s, size_t m,
-    float *y, size_t ldy, size_t g0, size_t g1) {
-    const size_t record = format == 2 ? 544 : 320;
-    for (size_t g = g0; g < g1; g++) {
-        const uint8_t *group = packed + g * blocks * record;
-        for (size_t i = 0; i < m; i++) {
-            const int32_t *xq = (const int32_t *)(q + i * blocks * 32);
-            __m512 acc[8], offsets = _mm512_setzero_ps();
-            for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
-            for (size_t b = 0; b < blocks; b++) {
-                const uint8_t *rec = group + b * record;
-                const int32_t *xb = xq + b * 16;
-                const __m512 dd = _mm512_mul_ps(
-                    _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)rec)), _mm512_set1_ps(d[i * blocks + b]));
-                if (format == 2) {
-                    for (int l = 0; l < 8; l++) {
-                        __m512i t = _mm512_dpwssd_epi32(
-                            _mm512_setzero_si512(),
-                            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(rec + 32 + 64 * l))),
-                            _mm512_set1_epi32(xb[2 * l]));
-                        t = _mm512_dpwssd_epi32(
-                            t, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(rec + 64 + 64 * l))),
-                            _mm512_set1_epi32(xb[2 * l + 1]));
-                        acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(t), acc[l]);
-                    }
-                } else {
-                    if (format == 1) {
-                        offsets = _mm512_fmadd_ps(
-                            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + 32))),
-                            _mm512_set1_ps(s[i * blocks + b]), offsets);
-                    }
-                    for (int l = 0; l < 8; l++) {
-                        const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(rec + 64 + 32 * l)));
-                        __m512i t = _mm512_dpwssd_epi32(
-                            _mm512_setzero_si512(), _mm512_and_si512(v, _mm512_set1_epi16(0x000F)),
-                            _mm512_set1_epi32(xb[2 * l]));
-                        t = _mm512_dpwssd_epi32(t, _mm512_srli_epi16(v, 4), _mm512_set1_epi32(xb[2 * l + 1]));
-                        acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(t), acc[l]);
-                    }
-                }
-            }
-            float out[16];
-            lanes_add8(acc, out, offsets, format == 1);
-            for (int r = 0; r < 16; r++) y[i * ldy + g * 16 + r] = out[r];
-        }
+// The body, with each lane's pair products summed by DOT: vpdpwssd with VNNI, vpmaddwd + vpaddd without; the
+// integer sums are the same either way.
+#define DOT_VNNI(acc, a, b) _mm512_dpwssd_epi32(acc, a, b)
+#define DOT_BW(acc, a, b) _mm512_add_epi32(acc, _mm512_madd_epi16(a, b))
+#define PACKED_MATVEC(NAME, ATTR, DOT)                                                                               \
+    ATTR static void NAME(                                                                                           \
+        int format, const uint8_t *packed, size_t blocks, const int16_t *q, const float *d, const float *s, size_t m, \
+        float *y, size_t ldy, size_t g0, size_t g1) {                                                                \
+        const size_t record = format == 2 ? 544 : 320;                                                               \
+        for (size_t g = g0; g < g1; g++) {                                                                           \
+            const uint8_t *group = packed + g * blocks * record;                                                     \
+            for (size_t i = 0; i < m; i++) {                                                                         \
+                const int32_t *xq = (const int32_t *)(q + i * blocks * 32);                                          \
+                __m512 acc[8], offsets = _mm512_setzero_ps();                                                        \
+                for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();                                            \
+                for (size_t b = 0; b < blocks; b++) {                                                                \
+                    const uint8_t *rec = group + b * record;                                                         \
+                    const int32_t *xb = xq + b * 16;                                                                 \
+                    const __m512 dd = _mm512_mul_ps(                                                                 \
+                        _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)rec)), _mm512_set1_ps(d[i * blocks + b])); \
+                    if (format == 2) {                                                                               \
+                        for (int l = 0; l < 8; l++) {                                                                \
+                            __m512i t = DOT(                                                                         \
+                                _mm512_setzero_si512(),                                                              \
+                                _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(rec + 32 + 64 * l))),      \
+                                _mm512_set1_epi32(xb[2 * l]));                                                       \
+                            t = DOT(                                                                                 \
+                                t, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(rec + 64 + 64 * l))),   \
+                                _mm512_set1_epi32(xb[2 * l + 1]));                                                   \
+                            acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(t), acc[l]);                             \
+                        }                                                                                            \
+                    } else {                                                                                         \
+                        /* q4_0's quants are q − 8: ggml multiplies the signed values, so the lanes' sums do too. */ \
+                        const __m512i bias = _mm512_set1_epi16(format == 0 ? 8 : 0);                                 \
+                        if (format == 1) {                                                                           \
+                            offsets = _mm512_fmadd_ps(                                                               \
+                                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + 32))),                    \
+                                _mm512_set1_ps(s[i * blocks + b]), offsets);                                         \
+                        }                                                                                            \
+                        for (int l = 0; l < 8; l++) {                                                                \
+                            const __m512i v =                                                                        \
+                                _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(rec + 64 + 32 * l)));      \
+                            __m512i t = DOT(                                                                         \
+                                _mm512_setzero_si512(),                                                              \
+                                _mm512_sub_epi16(_mm512_and_si512(v, _mm512_set1_epi16(0x000F)), bias),              \
+                                _mm512_set1_epi32(xb[2 * l]));                                                       \
+                            t = DOT(t, _mm512_sub_epi16(_mm512_srli_epi16(v, 4), bias), _mm512_set1_epi32(xb[2 * l + 1])); \
+                            acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(t), acc[l]);                             \
+                        }                                                                                            \
+                    }                                                                                                \
+                }                                                                                                    \
+                float out[16];                                                                                       \
+                lanes_add8(acc, out, offsets, format == 1);                                                          \
+                for (int r = 0; r < 16; r++) y[i * ldy + g * 16 + r] = out[r];                                       \
+            }                                                                                                        \
+        }                                                                                                            \
     }
+
+#define BW __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
+PACKED_MATVEC(packed_vnni, VNNI, DOT_VNNI)
+PACKED_MATVEC(packed_bw, BW, DOT_BW)
+
+void hark_gg_packed_matvec(
+    int format, const uint8_t *packed, size_t blocks, const int16_t *q, const float *d, const float *s, size_t m,
+    float *y, size_t ldy, size_t g0, size_t g1, int vnni) {
+    (vnni ? packed_vnni : packed_bw)(format, packed, blocks, q, d, s, m, y, ldy, g0, g1);
 }
 #else
 void hark_gg_packed_matvec(
     int format, const uint8_t *packed, size_t blocks, const int16_t *q, const float *d, const float *s, size_t m,
-    float *y, size_t ldy, size_t g0, size_t g1) {
+    float *y, size_t ldy, size_t g0, size_t g1, int vnni) {
     (void)format, (void)packed, (void)blocks, (void)q, (void)d, (void)s, (void)m, (void)y, (void)ldy, (void)g0;
-    (void)g1;
+    (void)g1, (void)vnni;
 }
 #endif
 

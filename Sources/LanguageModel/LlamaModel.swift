@@ -18,11 +18,11 @@ public struct LlamaModel: Sendable {
         /// The longest context `makeCache()` gives by default, so a model trained for 128k positions does not
         /// reserve a cache for all of them.
         public var contextLimit: Int
-        /// Whose rounding the CPU follows: llama.cpp's by default, so a GGUF answers here exactly as it does in
-        /// llama.cpp (same logits bit for bit on x86; its 8-bit activations are also the fast integer products).
+        /// Whose rounding the CPU follows. By default llama.cpp's where the CPU has AVX-512 (`Arithmetic.llamaDefault`),
+        /// so a GGUF answers here exactly as in llama.cpp: the same logits bit for bit.
         public var arithmetic: Arithmetic
 
-        public init(contextLimit: Int = 4096, arithmetic: Arithmetic = .ggml) {
+        public init(contextLimit: Int = 4096, arithmetic: Arithmetic = .llamaDefault) {
             self.contextLimit = contextLimit
             self.arithmetic = arithmetic
         }

@@ -33,15 +33,20 @@ struct LLM: ParsableCommand {
     @Flag(help: "Also time each op of a decoded token at the model's shapes.")
     var profile = false
 
-    @Option(help: "Whose rounding the CPU follows: ggml (llama.cpp's, the default) or native.")
-    var arithmetic: String = "ggml"
+    @Option(
+        help: "Whose rounding the CPU follows: ggml (llama.cpp's) or native (default: the model's, ggml on AVX-512).")
+    var arithmetic: String?
 
     func run() throws {
         let engine = ComputeEngine(threads: threads)
         let loadStart = DispatchTime.now().uptimeNanoseconds
-        guard let arithmetic = Arithmetic(rawValue: arithmetic) else {
-            throw ValidationError("--arithmetic: '\(self.arithmetic)' is neither ggml nor native")
+        let chosen = try arithmetic.map { name in
+            guard let a = Arithmetic(rawValue: name) else {
+                throw ValidationError("--arithmetic: '\(name)' is neither ggml nor native")
+            }
+            return a
         }
+        let arithmetic = chosen ?? .llamaDefault
         let llama = try LlamaModel(path: model, engine: engine, options: .init(arithmetic: arithmetic))
         let load = seconds(since: loadStart)
         let c = llama.config

@@ -114,7 +114,17 @@ struct GGMLArithmeticTests {
             var y = Tensor(zeros: [m, n])
             try engine.linear(x, prepared, into: &y, arithmetic: .ggml)
             let fast = y.floats()
-            #expect(differing(fast, GGMLKernels.linear(x.floats(), weight: w)) == 0, "m \(m)")
+            let portable = GGMLKernels.linear(x.floats(), weight: w)
+            #expect(differing(fast, portable) == 0, "m \(m)")
+            for vnni in [false, true] where !vnni || QuantizedMatrix.vnni {
+                if let packed = GGMLKernels.packedLinear(x.floats(), weight: w, vnni: vnni) {
+                    // The packed kernel covers the two whole groups of 16 rows.
+                    for i in 0..<m {
+                        let rows = (i * n)..<(i * n + 32)
+                        #expect(differing(Array(packed[rows]), Array(portable[rows])) == 0, "m \(m) vnni \(vnni)")
+                    }
+                }
+            }
             let xs = x.floats()
             for i in 0..<m {
                 for j in 0..<n {

@@ -20,11 +20,11 @@ void hark_gg_matvec(
     const uint8_t *w, size_t row_bytes, int format, size_t blocks, const int16_t *q, const float *d, const float *s,
     size_t m, float *y, size_t ldy, size_t j0, size_t j1);
 
-/// The same products for rows of a weight packed by `hark_quant_pack16`, row groups [g0, g1). AVX-512 with VNNI;
-/// only call when hark_cpu_has_avx512_vnni().
+/// The same products for rows of a weight packed by `hark_quant_pack16`, row groups [g0, g1). AVX-512 BW; VNNI
+/// when `vnni` (the same integer sums either way). Only call when hark_cpu_has_avx512().
 void hark_gg_packed_matvec(
     int format, const uint8_t *packed, size_t blocks, const int16_t *q, const float *d, const float *s, size_t m,
-    float *y, size_t ldy, size_t g0, size_t g1);
+    float *y, size_t ldy, size_t g0, size_t g1, int vnni);
 
 /// ggml_compute_forward_rms_norm_f32 fused with the weight's mul: Σ x² in double, scale = 1 / sqrtf(mean + eps),
 /// y = x · scale · w. In place allowed.

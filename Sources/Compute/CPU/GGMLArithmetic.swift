@@ -5,6 +5,14 @@ import Tensors
 /// CKernels/ggml_arith.c): 8-bit activations per 32-block before every q4_0/q4_1/q8_0 product, summed in ggml's lane
 /// order; RMSNorm summed in double; RoPE angles multiplied up in f32; attention on f16 queries, keys, values and
 /// weights with ggml's exp; SwiGLU with ggml's exp. Weights of other types keep Hark's own products.
+extension Arithmetic {
+    /// What a Llama-family model runs unless told: `.ggml` where the CPU has AVX-512 (llama.cpp built for such a CPU
+    /// is the arithmetic these kernels reproduce, and they run at full speed there), `.native` elsewhere (the kernels
+    /// would fall back to portable scalar code, 5–15× slower, measured, and llama.cpp built for that CPU sums its
+    /// attention in other orders anyway).
+    public static let llamaDefault: Arithmetic = QuantizedMatrix.vectorC ? .ggml : .native
+}
+
 extension CPUBackend {
     /// Whether `ggmlLinear` follows ggml for weights of this type (ggml quantizes activations to q8_0 / q8_1 for them).
     static func ggmlProducts(_ dtype: DType) -> Bool { dtype == .q4_0 || dtype == .q4_1 || dtype == .q8_0 }
@@ -23,8 +31,8 @@ extension CPUBackend {
         if let bias, bias.count != n { throw .shape("linear: bias \(bias.shape) is not [\(n)]") }
         let blocks = k / 32
         let format = QuantizedMatrix.format(w.dtype)
-        // The packed kernel leaves q4_0's −8 offset to the scalar one.
-        let packed = weight.use == .linear && format != 0 && QuantizedMatrix.vnni ? weight.packed : nil
+        let packed = weight.use == .linear ? weight.packed : nil
+        let vnni: Int32 = QuantizedMatrix.vnni ? 1 : 0
         let groups = packed == nil ? 0 : n / 16
         let rowBytes = blocks * w.dtype.blockBytes
         let threads = threads
@@ -54,7 +62,7 @@ extension CPUBackend {
                             ) { r in
                                 hark_gg_packed_matvec(
                                     format, ps.base, blocks, qs.base, dp.base, sp.base, m, ys.base, n, r.lowerBound,
-                                    r.upperBound)
+                                    r.upperBound, vnni)
                             }
                         }
                         let first = groups * 16
@@ -202,6 +210,22 @@ enum GGMLKernels {
             hark_gg_attention(q, e, k, v, e, rows, keys, past, e, scale, &out, e, &scratch)
         }
         return out
+    }
+
+    /// y = x · Wᵀ for a q4_0 / q4_1 / q8_0 weight [n, k] (whole groups of 16 rows) through the packed kernel, with
+    /// or without VNNI; nil where the CPU has no AVX-512 (no packed form).
+    static func packedLinear(_ x: [Float], weight w: Tensor, vnni: Bool) -> [Float]? {
+        guard let packed = QuantizedMatrix.packedForm(of: w, use: .linear) else { return nil }
+        let (n, k) = (w.shape[0], w.shape[1])
+        let (m, blocks, format) = (x.count / k, k / 32, QuantizedMatrix.format(w.dtype))
+        let (q, d, s) = quantize(x, withSum: format == 1, portable: false)
+        var y = [Float](repeating: 0, count: m * n)
+        packed.withUnsafeBytes { p in
+            hark_gg_packed_matvec(
+                format, p.baseAddress!.assumingMemoryBound(to: UInt8.self), blocks, q, d, s, m, &y, n, 0, n / 16,
+                vnni ? 1 : 0)
+        }
+        return y
     }
 
     /// y = x · Wᵀ for a q4_0 / q4_1 / q8_0 weight [n, k] through the portable kernel, one row after another.
