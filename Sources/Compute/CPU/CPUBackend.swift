@@ -454,12 +454,17 @@ public struct CPUBackend: Backend {
         }
     }
 
+    /// x is [tokens, heads, headDim] with a position per token and an even rotary width that fits a head.
+    static func checkRope(_ x: Tensor, positions: Int, rotaryDim: Int) throws(ComputeError) {
+        guard x.rank == 3, x.shape[0] == positions, rotaryDim % 2 == 0, rotaryDim <= x.shape[2] else {
+            throw .shape("rope: x \(x.shape) with \(positions) positions and rotary dim \(rotaryDim)")
+        }
+    }
+
     public func rope(
         _ x: inout Tensor, positions: [Int32], rotaryDim: Int, base: Float, freqScale: Float, mode: RoPEMode
     ) throws(ComputeError) {
-        guard x.rank == 3, x.shape[0] == positions.count, rotaryDim % 2 == 0, rotaryDim <= x.shape[2] else {
-            throw .shape("rope: x \(x.shape) with \(positions.count) positions and rotary dim \(rotaryDim)")
-        }
+        try Self.checkRope(x, positions: positions.count, rotaryDim: rotaryDim)
         let (heads, headDim) = (x.shape[1], x.shape[2])
         let half = rotaryDim / 2
         var inv = [Float](repeating: 0, count: half)

@@ -106,9 +106,7 @@ extension CPUBackend {
     public func ggmlRope(
         _ x: inout Tensor, positions: [Int32], rotaryDim: Int, base: Float, freqScale: Float, mode: RoPEMode
     ) throws(ComputeError) {
-        guard x.rank == 3, x.shape[0] == positions.count, rotaryDim % 2 == 0, rotaryDim <= x.shape[2] else {
-            throw .shape("rope: x \(x.shape) with \(positions.count) positions and rotary dim \(rotaryDim)")
-        }
+        try Self.checkRope(x, positions: positions.count, rotaryDim: rotaryDim)
         let (heads, headDim) = (x.shape[1], x.shape[2])
         var cache = [Float](repeating: 0, count: rotaryDim)
         x.withUnsafeMutableFloats { xp in
