@@ -216,6 +216,32 @@ struct LlamaParityTests {
         )
     }
 
+    @Test("the chat session (harkd's path: template, tokenizer, streamed greedy reply) answers as llama.cpp did")
+    func sessionReplies() async throws {
+        let reference = try Self.reference.get()
+        let path = try Self.path.get()
+        let file = try GGUFFile(path: path)
+        let tokenizer = try Tokenizer(file)
+        let session = try LanguageModelSession(
+            model: try Self.model.get(), tokenizer: tokenizer, template: ChatTemplate(file, tokenizer: tokenizer),
+            contextLength: 512)
+        let system = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+        var identical = 0
+        for chat in reference.chats {
+            let messages: [ChatMessage] = [.system(system), .user(chat.user)]
+            #expect(session.promptTokens(for: messages) == chat.ids, "\(chat.user)")
+            var text = ""
+            let options = GenerationOptions(maxTokens: 64, sampling: .greedy)
+            for try await event in session.reply(to: messages, options: options) {
+                if case .text(let piece) = event { text += piece }
+            }
+            await session.reset()
+            if text == tokenizer.decode(chat.reply.filter { !tokenizer.isEndOfGeneration($0) }) { identical += 1 }
+        }
+        #expect(Double(identical) >= 0.9 * Double(reference.chats.count), "\(identical) identical replies")
+        print("llama parity: chat session replies identical \(identical)/\(reference.chats.count)")
+    }
+
     @Test("a prompt longer than the cache, an empty prompt and an unknown id are errors")
     func promptErrors() throws {
         let model = try Self.model.get()
