@@ -21,11 +21,11 @@ static inline float half_to_float(uint16_t h) {
 
 static inline float round_half(float x) { return (float)(_Float16)x; }
 
-static inline uint16_t float_to_half(float x) {
-    _Float16 v = (_Float16)x;
+// The f16 at p (a block's d or m), read without assuming alignment.
+static inline float half_at(const uint8_t *p) {
     uint16_t h;
-    memcpy(&h, &v, 2);
-    return h;
+    memcpy(&h, p, 2);
+    return half_to_float(h);
 }
 
 // _mm512_reduce_add_ps as GCC's avx512fintrin.h writes it: halves, quarters, then pairs.
@@ -78,9 +78,9 @@ void hark_gg_matvec(
             float acc[8] = {0}, offsets = 0;
             for (size_t b = 0; b < blocks; b++) {
                 const uint8_t *block = w + j * row_bytes + b * bytes;
-                const float dd = half_to_float(*(const uint16_t *)block) * d[i * blocks + b];
+                const float dd = half_at(block) * d[i * blocks + b];
                 if (format == 1) {
-                    offsets = fmaf(half_to_float(*(const uint16_t *)(block + 2)), s[i * blocks + b], offsets);
+                    offsets = fmaf(half_at(block + 2), s[i * blocks + b], offsets);
                 }
                 for (int lane = 0; lane < 8; lane++) {
                     int dot = 0;
@@ -96,13 +96,13 @@ void hark_gg_matvec(
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#define AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
 #define VNNI __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512vnni,fma,f16c")))
-#define BWVNNI __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
 
 // A packed record (hark_quant_pack16) per 16 rows and block: f16 d of each row, for q4 their m, then the quants in
 // 32-byte chunks. q4 chunk c holds elements 4c…4c+3 of every row, so its two vpdpwssd give ggml's lane c for 16
 // rows at once; q8_0 chunks 2c and 2c+1 do the same. Per row the lanes then accumulate exactly as ggml's.
-BWVNNI static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offsets, int with_offsets) {
+AVX512 static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offsets, int with_offsets) {
     const __m512 t0 = _mm512_add_ps(acc[4], acc[0]), t1 = _mm512_add_ps(acc[5], acc[1]);
     const __m512 t2 = _mm512_add_ps(acc[6], acc[2]), t3 = _mm512_add_ps(acc[7], acc[3]);
     __m512 r = _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3));
@@ -168,9 +168,8 @@ BWVNNI static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offse
         }                                                                                                            \
     }
 
-#define BW __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
 PACKED_MATVEC(packed_vnni, VNNI, DOT_VNNI)
-PACKED_MATVEC(packed_bw, BW, DOT_BW)
+PACKED_MATVEC(packed_bw, AVX512, DOT_BW)
 
 void hark_gg_packed_matvec(
     int format, const uint8_t *packed, size_t blocks, const int16_t *q, const float *d, const float *s, size_t m,
@@ -311,8 +310,6 @@ void hark_gg_attention_scalar(
 }
 
 #if defined(__x86_64__)
-#define AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
-
 // _mm512_reduce_add_ps in GCC's order, written out (clang's own reduction pairs lanes differently).
 AVX512 static inline float reduce16_avx(__m512 v) {
     const __m256 t3 = _mm256_add_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v));
