@@ -102,6 +102,7 @@ void hark_gg_matvec(
 // A packed record (hark_quant_pack16) per 16 rows and block: f16 d of each row, for q4 their m, then the quants in
 // 32-byte chunks. q4 chunk c holds elements 4c…4c+3 of every row, so its two vpdpwssd give ggml's lane c for 16
 // rows at once; q8_0 chunks 2c and 2c+1 do the same. Per row the lanes then accumulate exactly as ggml's.
+// The eight lanes added as hsum_float_8 pairs them, for 16 rows at once, stored at y.
 AVX512 static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offsets, int with_offsets) {
     const __m512 t0 = _mm512_add_ps(acc[4], acc[0]), t1 = _mm512_add_ps(acc[5], acc[1]);
     const __m512 t2 = _mm512_add_ps(acc[6], acc[2]), t3 = _mm512_add_ps(acc[7], acc[3]);
@@ -161,9 +162,7 @@ AVX512 static inline void lanes_add8(const __m512 acc[8], float *y, __m512 offse
                         }                                                                                            \
                     }                                                                                                \
                 }                                                                                                    \
-                float out[16];                                                                                       \
-                lanes_add8(acc, out, offsets, format == 1);                                                          \
-                for (int r = 0; r < 16; r++) y[i * ldy + g * 16 + r] = out[r];                                       \
+                lanes_add8(acc, y + i * ldy + g * 16, offsets, format == 1);                                         \
             }                                                                                                        \
         }                                                                                                            \
     }

@@ -49,10 +49,10 @@ struct Piper: ParsableCommand {
             frames = latent.frameCount
             let start = clock.now
             _ = try voice.decoder.decode(latent)
-            best.decoder = min(best.decoder, seconds(clock.now - start))
-            best.encoder = min(best.encoder, seconds(latent.timings.textEncoder))
-            best.duration = min(best.duration, seconds(latent.timings.durationPredictor))
-            best.flow = min(best.flow, seconds(latent.timings.flow))
+            best.decoder = min(best.decoder, (clock.now - start) / .seconds(1))
+            best.encoder = min(best.encoder, latent.timings.textEncoder / .seconds(1))
+            best.duration = min(best.duration, latent.timings.durationPredictor / .seconds(1))
+            best.flow = min(best.flow, latent.timings.flow / .seconds(1))
         }
         print("\(sequence.count) ids → \(frames) frames, \(engine.cpu.threads) threads, best of \(runs)")
         print(String(format: "text encoder        %8.2f ms", best.encoder * 1e3))
@@ -61,9 +61,5 @@ struct Piper: ParsableCommand {
         print(String(format: "decoder             %8.2f ms", best.decoder * 1e3))
         print("\nops over all runs (every stage):")
         for line in profile.report { print("  " + line) }
-    }
-
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }

@@ -115,16 +115,22 @@ public struct CPUBackend: Backend {
 
     // MARK: - Products
 
-    public func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {
-        let w = weight.cpu
-        let n = w.shape[0]
-        let k = w.shape[1]
+    /// The rows m of x for y = x · Wᵀ (+ bias) with W [n, k], after checking x, y and the bias against W.
+    static func checkLinear(_ x: Tensor, n: Int, k: Int, bias: Tensor?, y: Tensor) throws(ComputeError) -> Int {
         guard x.count % k == 0, x.shape.last == k else {
             throw .shape("linear: input \(x.shape) does not end in \(k)")
         }
         let m = x.count / k
         guard y.count == m * n else { throw .shape("linear: output \(y.shape) is not [\(m), \(n)]") }
         if let bias, bias.count != n { throw .shape("linear: bias \(bias.shape) is not [\(n)]") }
+        return m
+    }
+
+    public func linear(_ x: Tensor, weight: PreparedWeight, bias: Tensor?, into y: inout Tensor) throws(ComputeError) {
+        let w = weight.cpu
+        let n = w.shape[0]
+        let k = w.shape[1]
+        let m = try Self.checkLinear(x, n: n, k: k, bias: bias, y: y)
         if Quantization.supports(w.dtype) {
             let threads = threads
             x.withUnsafeFloats { xp in

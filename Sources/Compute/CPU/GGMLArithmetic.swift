@@ -25,10 +25,7 @@ extension CPUBackend {
         guard Self.ggmlProducts(w.dtype), k % 32 == 0, x.dtype == .f32 else {
             return try linear(x, weight: weight, bias: bias, into: &y)
         }
-        guard x.count % k == 0, x.shape.last == k else { throw .shape("linear: input \(x.shape) does not end in \(k)") }
-        let m = x.count / k
-        guard y.count == m * n else { throw .shape("linear: output \(y.shape) is not [\(m), \(n)]") }
-        if let bias, bias.count != n { throw .shape("linear: bias \(bias.shape) is not [\(n)]") }
+        let m = try Self.checkLinear(x, n: n, k: k, bias: bias, y: y)
         let blocks = k / 32
         let format = QuantizedMatrix.format(w.dtype)
         let packed = weight.use == .linear ? weight.packed : nil
@@ -108,12 +105,14 @@ extension CPUBackend {
     ) throws(ComputeError) {
         try Self.checkRope(x, positions: positions.count, rotaryDim: rotaryDim)
         let (heads, headDim) = (x.shape[1], x.shape[2])
-        var cache = [Float](repeating: 0, count: rotaryDim)
-        x.withUnsafeMutableFloats { xp in
-            for (t, position) in positions.enumerated() {
-                hark_gg_rope_cache(Float(position), freqScale, base, rotaryDim, &cache)
-                hark_gg_rope_rows(
-                    xp.baseAddress! + t * heads * headDim, heads, headDim, rotaryDim, mode == .halves ? 1 : 0, cache)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rotaryDim) { cache in
+            x.withUnsafeMutableFloats { xp in
+                for (t, position) in positions.enumerated() {
+                    hark_gg_rope_cache(Float(position), freqScale, base, rotaryDim, cache.baseAddress!)
+                    hark_gg_rope_rows(
+                        xp.baseAddress! + t * heads * headDim, heads, headDim, rotaryDim, mode == .halves ? 1 : 0,
+                        cache.baseAddress!)
+                }
             }
         }
     }
@@ -141,14 +140,17 @@ extension CPUBackend {
                         let vs = SharedPointer(vp.baseAddress!.assumingMemoryBound(to: UInt16.self))
                         let os = SharedPointer(op.baseAddress!)
                         parallelFor(qv.batch, threads: threads, grain: 1) { heads in
-                            var scratch = [Float](repeating: 0, count: scratchCount)
-                            for h in heads {
-                                let g = h / group
-                                hark_gg_attention(
-                                    qs.base + qv.offset + h * qv.batchStride, qv.rowStride,
-                                    ks.base + kv.offset + g * kv.batchStride, vs.base + vv.offset + g * vv.batchStride,
-                                    kv.rowStride, qv.rows, kv.rows, past, qv.cols, scale,
-                                    os.base + ov.offset + h * ov.batchStride, ov.rowStride, &scratch)
+                            // On the worker's stack while it fits (decoding: ~20 KB), so a token allocates nothing.
+                            withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchCount) { scratch in
+                                for h in heads {
+                                    let g = h / group
+                                    hark_gg_attention(
+                                        qs.base + qv.offset + h * qv.batchStride, qv.rowStride,
+                                        ks.base + kv.offset + g * kv.batchStride,
+                                        vs.base + vv.offset + g * vv.batchStride, kv.rowStride, qv.rows, kv.rows, past,
+                                        qv.cols, scale, os.base + ov.offset + h * ov.batchStride, ov.rowStride,
+                                        scratch.baseAddress!)
+                                }
                             }
                         }
                     }
@@ -230,10 +232,7 @@ enum GGMLKernels {
     static func linear(_ x: [Float], weight w: Tensor) -> [Float] {
         let (n, k) = (w.shape[0], w.shape[1])
         let (m, blocks, format) = (x.count / k, k / 32, QuantizedMatrix.format(w.dtype))
-        var q = [Int16](repeating: 0, count: x.count)
-        var d = [Float](repeating: 0, count: m * blocks)
-        var s = d
-        hark_gg_quantize_q8_scalar(x, x.count, format == 1 ? 1 : 0, &q, &d, &s)
+        let (q, d, s) = quantize(x, withSum: format == 1, portable: true)
         var y = [Float](repeating: 0, count: m * n)
         w.withUnsafeBytes { wp in
             hark_gg_matvec(
